@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs the Debian 12 packages rl needs to build and test, and only those that are missing,
+# so that `make run` and `make test` work on a fresh machine and cost nothing on a prepared one.
+# Usage: packaging/deps.sh [build|test]   (default: test, which includes build)
+set -eu
+
+build_pkgs="g++ make cmake ninja-build pkg-config libuv1-dev libhiredis-dev node-llhttp \
+nlohmann-json3-dev libtomlplusplus-dev libcli11-dev doctest-dev libssl-dev"
+test_pkgs="python3 python3-pytest curl"
+
+case "${1:-test}" in
+  build) wanted="$build_pkgs" ;;
+  test) wanted="$build_pkgs $test_pkgs" ;;
+  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $wanted; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $pkg" ;;
+  esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+  sudo="sudo"
+else
+  echo "deps: missing packages:$missing; run this script as root to install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
