@@ -1,0 +1,96 @@
+// The daemon's configuration as an immutable value: built-in defaults, overlaid by the TOML
+// file, the environment and the command line (in that order), then validated as a whole.
+// Each component receives only its own section. See config/rld.toml for every key, documented.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/listen_address.h"
+#include "core/clock.h"
+#include "obs/logger.h"
+#include "security/ip_address.h"
+
+namespace rl::config {
+
+enum class StoreKind { memory, redis };
+enum class FailurePolicy { local, allow, deny };
+
+std::string_view to_string(StoreKind kind);
+std::string_view to_string(FailurePolicy policy);
+
+struct ServerConfig {
+  std::vector<ListenAddress> listen = {
+      ListenAddress{ListenAddress::Kind::tcp, "127.0.0.1", 8000, ""}};
+  int workers = 1;
+  std::size_t max_connections = 10000;
+  core::Millis drain_timeout{10000};
+  std::uint32_t unix_socket_mode = 0660;
+};
+
+struct HttpConfig {
+  std::size_t max_url_bytes = 8 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;  // request line + headers
+  std::size_t max_headers = 100;
+  std::size_t max_body_bytes = 64 * 1024;
+  core::Millis header_timeout{10000};   // first byte of a request → end of its headers
+  core::Millis request_timeout{30000};  // first byte of a request → end of its body
+  core::Millis idle_timeout{60000};     // keep-alive connection with no request in progress
+  bool trust_unix_socket = true;
+  std::vector<security::Cidr> trusted_proxies;
+  bool ietf_headers = true;
+  // /check: requests whose original path matches are let through unlimited. "/x" matches
+  // exactly, "/x/*" matches the prefix "/x/".
+  std::vector<std::string> excluded_paths;
+};
+
+struct StoreConfig {
+  StoreKind kind = StoreKind::memory;
+  // Reference-schema JSON (tiers, users, api_keys). The default, like the reference's, is
+  // optional: when it does not exist rld starts with no tiers. A file named explicitly (config,
+  // RATE_LIMITER_CONFIG_PATH, --tiers) must exist.
+  std::string tiers_file = "config/rate_limits.json";
+  bool tiers_file_required = false;
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";
+  core::Millis timeout{5};
+  int connections = 2;
+  FailurePolicy on_failure = FailurePolicy::local;
+  std::string prefix = "rl:";
+};
+
+struct SecurityConfig {
+  std::int64_t max_invalid_attempts = 10;  // the attempt after these is blocked
+  core::Seconds invalid_window{300};
+  core::Seconds block_duration{900};
+  std::string admin_key;                     // empty: admin API disabled (403)
+  std::size_t max_tracked_clients = 100000;  // bound on in-memory attempt and block tables
+};
+
+struct HealthConfig {
+  core::Seconds cache{2};
+};
+
+struct LogConfig {
+  obs::LogLevel level = obs::LogLevel::info;
+};
+
+struct DaemonConfig {
+  std::string source;  // the file it came from, "" for built-in defaults
+  ServerConfig server;
+  HttpConfig http;
+  StoreConfig store;
+  RedisConfig redis;
+  SecurityConfig security;
+  HealthConfig health;
+  LogConfig log;
+};
+
+// The reference's placeholder admin key, refused on any non-local listener.
+inline constexpr std::string_view kPlaceholderAdminKey = "admin_secret_key_change_in_production";
+
+}  // namespace rl::config

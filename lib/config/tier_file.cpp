@@ -1,0 +1,250 @@
+// Reading and validating the tier file with nlohmann/json; every problem is reported at once
+// as "<file>: <json path>: expected ..., got ...". A clear-text key never appears in a message.
+#include "config/tier_file.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "security/api_key.h"
+
+namespace rl::config {
+namespace {
+
+using nlohmann::json;
+
+std::string shown(const json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+class TierFileParser {
+ public:
+  TierFileParser(std::string source) : source_(std::move(source)) { out_.source = source_; }
+
+  core::Result<TierFile> parse(std::string_view text) {
+    json root;
+    try {
+      root = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/true);
+    } catch (const json::parse_error& e) {
+      return fail({source_ + ": invalid JSON: " + std::string(e.what())});
+    }
+    if (!root.is_object()) return fail({source_ + ": expected a JSON object at the top level"});
+    for (const auto& [key, value] : root.items()) {
+      if (key == "tiers") {
+        read_tiers(value);
+      } else if (key == "users") {
+        read_users(value);
+      } else if (key == "api_keys") {
+        read_keys(value);
+      } else if (key != "redis") {  // the reference's connection settings: see [redis] in rld.toml
+        problem(key, "one of \"tiers\", \"users\", \"api_keys\", \"redis\" (unknown key)");
+      }
+    }
+    cross_check();
+    if (!problems_.empty()) return fail(problems_);
+    return std::move(out_);
+  }
+
+ private:
+  static core::Error fail(const std::vector<std::string>& problems) {
+    std::string message;
+    for (const auto& p : problems)
+      message += p + "\n";
+    if (!message.empty()) message.pop_back();
+    return core::make_error(core::Errc::invalid_argument, std::move(message));
+  }
+
+  void problem(const std::string& path, const std::string& expected) {
+    problems_.push_back(source_ + ": " + path + ": expected " + expected);
+  }
+  void problem(const std::string& path, const std::string& expected, const json& got) {
+    problems_.push_back(source_ + ": " + path + ": expected " + expected + ", got " + shown(got));
+  }
+
+  bool read_count(const json& tier, const std::string& path, const char* field, std::int64_t& out) {
+    if (!tier.contains(field)) {
+      problem(path + "." + field, "a non-negative integer (missing)");
+      return false;
+    }
+    const json& v = tier.at(field);
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0) {
+      problem(path + "." + field, "a non-negative integer", v);
+      return false;
+    }
+    out = v.get<std::int64_t>();
+    return true;
+  }
+
+  void read_tier(const std::string& name, const json& value) {
+    const std::string path = "tiers." + name;
+    if (!value.is_object()) return problem(path, "an object", value);
+    policy::Tier tier;
+    tier.name = name;
+    bool ok = read_count(value, path, "base_limit", tier.base_limit);
+    ok = read_count(value, path, "burst_limit", tier.burst_limit) && ok;
+    ok = read_count(value, path, "degraded_limit", tier.degraded_limit) && ok;
+    const bool has_seconds = value.contains("window_seconds");
+    const bool has_minutes = value.contains("window_minutes");
+    if (has_seconds && has_minutes) {
+      problem(path, "either window_seconds or window_minutes, not both");
+      ok = false;
+    } else if (has_seconds || has_minutes) {
+      const char* field = has_seconds ? "window_seconds" : "window_minutes";
+      const json& v = value.at(field);
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 1 ||
+          v.get<std::int64_t>() > 366LL * 86400) {
+        problem(path + "." + field, "a whole number >= 1", v);
+        ok = false;
+      } else {
+        tier.window = core::Seconds{v.get<std::int64_t>() * (has_minutes ? 60 : 1)};
+      }
+    }
+    if (value.contains("algorithm")) {
+      const json& v = value.at("algorithm");
+      const auto algorithm =
+          v.is_string() ? limiter::parse_algorithm(v.get<std::string>()) : std::nullopt;
+      if (!algorithm) {
+        problem(path + ".algorithm", "\"sliding_window\", \"fixed_window\" or \"token_bucket\"", v);
+        ok = false;
+      } else {
+        tier.algorithm = *algorithm;
+      }
+    }
+    if (value.contains("shadow")) {
+      const json& v = value.at("shadow");
+      if (!v.is_boolean()) {
+        problem(path + ".shadow", "true or false", v);
+        ok = false;
+      } else {
+        tier.shadow = v.get<bool>();
+      }
+    }
+    for (const auto& [field, unused] : value.items()) {
+      static const std::set<std::string> kKnown = {
+          "base_limit",     "burst_limit", "degraded_limit", "window_seconds",
+          "window_minutes", "algorithm",   "shadow"};
+      if (!kKnown.contains(field)) problem(path + "." + field, "a known tier field (unknown key)");
+    }
+    if (!ok) return;
+    for (const auto& p : policy::validate(tier)) {
+      problems_.push_back(source_ + ": " + path + "." + p.field + ": " + p.message);
+    }
+    out_.tiers.push_back(std::move(tier));
+  }
+
+  void read_tiers(const json& tiers) {
+    if (!tiers.is_object()) return problem("tiers", "an object of tier name → limits", tiers);
+    for (const auto& [name, value] : tiers.items())
+      read_tier(name, value);
+  }
+
+  void read_users(const json& users) {
+    if (!users.is_object()) return problem("users", "an object of user id → tier", users);
+    for (const auto& [id, value] : users.items()) {
+      const std::string path = "users." + id;
+      if (!policy::is_valid_user_id(id)) {
+        problem(path, "a user id of 1-128 characters of [A-Za-z0-9_.@-]");
+        continue;
+      }
+      TierFileUser user{id, "", false};
+      if (value.is_string()) {
+        user.tier = value.get<std::string>();
+      } else if (value.is_object() && value.contains("tier") && value.at("tier").is_string()) {
+        user.tier = value.at("tier").get<std::string>();
+        if (value.contains("disabled")) {
+          if (!value.at("disabled").is_boolean()) {
+            problem(path + ".disabled", "true or false", value.at("disabled"));
+            continue;
+          }
+          user.disabled = value.at("disabled").get<bool>();
+        }
+      } else {
+        problem(path, "a tier name, or an object {\"tier\": ..., \"disabled\": ...}", value);
+        continue;
+      }
+      out_.users.push_back(std::move(user));
+    }
+  }
+
+  void read_keys(const json& keys) {
+    if (!keys.is_object()) return problem("api_keys", "an object of API key → user id", keys);
+    std::size_t index = 0;
+    for (const auto& [key, value] : keys.items()) {
+      ++index;
+      // Never echo a clear-text key: name the entry by position and user instead.
+      const std::string path = "api_keys (entry " + std::to_string(index) + ")";
+      if (!value.is_string()) {
+        problem(path, "a user id as the value", value);
+        continue;
+      }
+      TierFileKey entry{"", value.get<std::string>()};
+      if (key.starts_with("sha256:")) {
+        entry.digest = key.substr(7);
+        if (!security::is_key_digest(entry.digest)) {
+          problem(path + " for user " + entry.user,
+                  "\"sha256:\" followed by 64 lower-case hex digits");
+          continue;
+        }
+      } else if (!security::is_well_formed_api_key(key)) {
+        problem(path + " for user " + entry.user,
+                "a key of 8-256 characters of [A-Za-z0-9_.-] (generated rl_ keys with a valid "
+                "checksum), or \"sha256:<hex digest>\"");
+        continue;
+      } else {
+        entry.digest = std::string(security::digest_api_key(key).view());
+      }
+      out_.keys.push_back(std::move(entry));
+    }
+  }
+
+  void cross_check() {
+    std::set<std::string, std::less<>> tiers, users, digests;
+    for (const auto& t : out_.tiers)
+      tiers.insert(t.name);
+    for (const auto& u : out_.users) {
+      users.insert(u.id);
+      if (!tiers.contains(u.tier)) {
+        problem("users." + u.id,
+                "the name of a tier defined under \"tiers\", got \"" + u.tier + "\"");
+      }
+    }
+    std::size_t index = 0;
+    for (const auto& k : out_.keys) {
+      ++index;
+      if (!users.contains(k.user)) {
+        problem("api_keys (entry " + std::to_string(index) + ")",
+                "the id of a user defined under \"users\", got \"" + k.user + "\"");
+      }
+      if (!digests.insert(k.digest).second) {
+        problem("api_keys (entry " + std::to_string(index) + ")", "each key only once");
+      }
+    }
+  }
+
+  std::string source_;
+  TierFile out_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+core::Result<TierFile> parse_tier_file(std::string_view json_text, const std::string& source) {
+  return TierFileParser(source).parse(json_text);
+}
+
+core::Result<TierFile> load_tier_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return core::make_error(core::Errc::not_found, path + ": cannot open the tier file");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return core::make_error(core::Errc::io, path + ": cannot read the tier file");
+  return parse_tier_file(text.str(), path);
+}
+
+}  // namespace rl::config

@@ -1,0 +1,52 @@
+// Typed, bounds-checked reads from one toml++ table that collect every problem instead of
+// stopping at the first, each naming file, line, dotted key and what was expected. Keys the
+// schema never asked for are reported as unknown (a typo must not be silently ignored).
+// Internal to lib/config: the only place toml++ is used.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "core/clock.h"
+
+namespace rl::config {
+
+class TomlReader {
+ public:
+  TomlReader(const toml::table& table, std::string file, std::string prefix,
+             std::vector<std::string>& problems);
+
+  bool has(std::string_view key) const { return table_.contains(key); }
+  // A sub-table; an empty table when absent; reports a problem when of another type.
+  TomlReader section(std::string_view key);
+
+  void integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max);
+  void size(std::string_view key, std::size_t& out, std::size_t min, std::size_t max);
+  void boolean(std::string_view key, bool& out);
+  void string(std::string_view key, std::string& out);
+  void string_list(std::string_view key, std::vector<std::string>& out);
+  void millis(std::string_view key, core::Millis& out, std::int64_t min, std::int64_t max);
+  void seconds(std::string_view key, core::Seconds& out, std::int64_t min, std::int64_t max);
+
+  // Reports a value that has the right type but is wrong for another reason.
+  void problem(std::string_view key, std::string_view expected);
+  // Reports every key not read through this reader.
+  void finish();
+
+ private:
+  const toml::node* get(std::string_view key);
+  void expected(std::string_view key, const toml::node& node, std::string_view what);
+  std::string where(std::string_view key, const toml::node* node) const;
+
+  const toml::table& table_;
+  std::string file_;
+  std::string prefix_;
+  std::vector<std::string>& problems_;
+  std::set<std::string, std::less<>> seen_;
+};
+
+}  // namespace rl::config
