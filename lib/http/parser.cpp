@@ -1,0 +1,220 @@
+// RequestParser on llhttp (strict mode). Each complete message pauses the parser from
+// on_message_complete; next() resumes it.
+#include "http/parser.h"
+
+#include "core/text.h"
+
+namespace rl::http {
+namespace {
+
+RequestParser& self(llhttp_t* p) {
+  return *static_cast<RequestParser*>(p->data);
+}
+
+Method to_method(std::uint8_t m) {
+  switch (m) {
+    case HTTP_GET:
+      return Method::get;
+    case HTTP_HEAD:
+      return Method::head;
+    case HTTP_POST:
+      return Method::post;
+    case HTTP_PUT:
+      return Method::put;
+    case HTTP_PATCH:
+      return Method::patch;
+    case HTTP_DELETE:
+      return Method::del;
+    case HTTP_OPTIONS:
+      return Method::options;
+    default:
+      return Method::other;
+  }
+}
+
+}  // namespace
+
+RequestParser::RequestParser(const ParserLimits& limits) : limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = &RequestParser::on_message_begin;
+  settings_.on_url = &RequestParser::on_url;
+  settings_.on_header_field = &RequestParser::on_header_field;
+  settings_.on_header_value = &RequestParser::on_header_value;
+  settings_.on_headers_complete = &RequestParser::on_headers_complete;
+  settings_.on_body = &RequestParser::on_body;
+  settings_.on_message_complete = &RequestParser::on_message_complete;
+  llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  parser_.data = this;
+  spans_.reserve(16);
+  headers_.reserve(16);
+}
+
+int RequestParser::fail(int status, const char* reason) {
+  error_status_ = status;
+  error_reason_ = reason;
+  llhttp_set_error_reason(&parser_, reason);
+  return HPE_USER;
+}
+
+int RequestParser::on_message_begin(llhttp_t* p) {
+  RequestParser& r = self(p);
+  r.started_ = true;
+  return 0;
+}
+
+int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t len) {
+  RequestParser& r = self(p);
+  r.url_len_ += len;
+  if (r.url_len_ > r.limits_.max_url_bytes) return r.fail(414, "request target too long");
+  if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
+  r.head_.append(at, len);
+  return 0;
+}
+
+bool RequestParser::add_header_bytes(std::size_t len) {
+  return head_.size() + len <= limits_.max_header_bytes;
+}
+
+int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+  RequestParser& r = self(p);
+  if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
+  if (r.spans_.empty() || r.in_value_) {
+    if (r.spans_.size() >= r.limits_.max_headers) return r.fail(431, "too many header fields");
+    r.spans_.push_back(HeaderSpan{r.head_.size(), 0, 0, 0});
+    r.in_value_ = false;
+  }
+  r.head_.append(at, len);
+  r.spans_.back().name_len += len;
+  return 0;
+}
+
+int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+  RequestParser& r = self(p);
+  if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
+  if (!r.in_value_) {
+    r.spans_.back().value_off = r.head_.size();
+    r.in_value_ = true;
+  }
+  r.head_.append(at, len);
+  r.spans_.back().value_len += len;
+  return 0;
+}
+
+int RequestParser::on_headers_complete(llhttp_t* p) {
+  RequestParser& r = self(p);
+  r.headers_done_ = true;
+  r.headers_.clear();
+  const std::string_view head = r.head_;
+  int hosts = 0;
+  bool expect_continue = false;
+  for (const auto& s : r.spans_) {
+    Header h{head.substr(s.name_off, s.name_len),
+             core::trim(head.substr(s.value_off, s.value_len))};
+    if (core::iequals(h.name, "host")) ++hosts;
+    if (core::iequals(h.name, "expect") && core::iequals(h.value, "100-continue")) {
+      expect_continue = true;
+    }
+    r.headers_.push_back(h);
+  }
+  const std::uint8_t minor = llhttp_get_http_minor(p);
+  if (llhttp_get_http_major(p) == 1 && minor == 1 && hosts != 1) {
+    return r.fail(400, hosts == 0 ? "missing Host header" : "more than one Host header");
+  }
+  if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > r.limits_.max_body_bytes) {
+    return r.fail(413, "request body too large");
+  }
+  const bool has_body =
+      (p->flags & F_CHUNKED) != 0 || ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+  r.continue_pending_ = expect_continue && has_body;
+
+  Request& req = r.request_;
+  req.method = to_method(llhttp_get_method(p));
+  req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
+  req.target = head.substr(0, r.url_len_);
+  const auto q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  req.query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
+  req.headers = r.headers_;
+  req.peer = r.peer_;
+  return 0;
+}
+
+int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t len) {
+  RequestParser& r = self(p);
+  if (r.body_.size() + len > r.limits_.max_body_bytes) return r.fail(413, "request body too large");
+  r.body_.append(at, len);
+  return 0;
+}
+
+int RequestParser::on_message_complete(llhttp_t* p) {
+  RequestParser& r = self(p);
+  r.request_.body = r.body_;
+  r.request_.keep_alive = llhttp_should_keep_alive(p) != 0;
+  r.paused_ = true;
+  return HPE_PAUSED;
+}
+
+RequestParser::Step RequestParser::map_errno(llhttp_errno_t err, const char* data,
+                                             std::size_t len) {
+  if (err == HPE_OK) return Step{State::need_more, len};
+  const char* pos = llhttp_get_error_pos(&parser_);
+  const std::size_t consumed = (pos != nullptr && pos >= data && pos <= data + len)
+                                   ? static_cast<std::size_t>(pos - data)
+                                   : len;
+  if (err == HPE_PAUSED && paused_) return Step{State::request, consumed};
+  if (err == HPE_PAUSED_UPGRADE) {
+    // An Upgrade request we will not switch protocols for: answer it, then close.
+    request_.body = body_;
+    request_.keep_alive = false;
+    paused_ = true;
+    return Step{State::request, consumed};
+  }
+  if (err != HPE_USER) {
+    error_status_ = err == HPE_INVALID_METHOD ? 501 : 400;
+    error_reason_ = err == HPE_INVALID_METHOD ? "method not implemented" : "malformed request";
+  }
+  return Step{State::error, consumed};
+}
+
+RequestParser::Step RequestParser::feed(const char* data, std::size_t len) {
+  if (error_status_ != 0) return Step{State::error, 0};
+  if (paused_) return Step{State::request, 0};  // next() has not been called
+  return map_errno(llhttp_execute(&parser_, data, len), data, len);
+}
+
+RequestParser::Step RequestParser::finish() {
+  if (error_status_ != 0) return Step{State::error, 0};
+  if (paused_) return Step{State::request, 0};
+  const llhttp_errno_t err = llhttp_finish(&parser_);
+  if (err == HPE_OK) return Step{State::need_more, 0};
+  return map_errno(err, nullptr, 0);
+}
+
+void RequestParser::next() {
+  head_.clear();
+  body_.clear();
+  url_len_ = 0;
+  spans_.clear();
+  headers_.clear();
+  in_value_ = false;
+  started_ = false;
+  headers_done_ = false;
+  continue_pending_ = false;
+  request_ = Request{};
+  if (paused_) {
+    paused_ = false;
+    if (llhttp_get_errno(&parser_) == HPE_PAUSED_UPGRADE) {
+      llhttp_resume_after_upgrade(&parser_);
+    } else {
+      llhttp_resume(&parser_);
+    }
+  }
+}
+
+bool RequestParser::take_continue() {
+  const bool pending = continue_pending_;
+  continue_pending_ = false;
+  return pending;
+}
+
+}  // namespace rl::http

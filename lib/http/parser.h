@@ -1,0 +1,96 @@
+// RequestParser: llhttp wrapped for a server connection. Feeds bytes, stops after each complete
+// request so the caller can answer it before the next one is parsed (pipelining in order), and
+// enforces the limits that keep a hostile client from making us allocate without bound: URL
+// (414), header block and count (431), body (413). Pure: no sockets, no event loop — fuzzable.
+// Buffers are reused from one request to the next.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <llhttp.h>
+
+#include "http/request.h"
+
+namespace rl::http {
+
+struct ParserLimits {
+  std::size_t max_url_bytes = 8 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_headers = 100;
+  std::size_t max_body_bytes = 64 * 1024;
+};
+
+class RequestParser {
+ public:
+  enum class State {
+    need_more,  // everything fed was consumed; no complete request yet
+    request,    // a complete request is ready: request(); then next()
+    error,      // unusable input: answer error_status() and close
+  };
+  struct Step {
+    State state = State::need_more;
+    std::size_t consumed = 0;  // bytes of the input used; the rest belongs to later requests
+  };
+
+  explicit RequestParser(const ParserLimits& limits);
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  Step feed(const char* data, std::size_t len);
+  // The peer closed its sending side: completes a request that ends at EOF, if any.
+  Step finish();
+
+  const Request& request() const { return request_; }
+  // Who sent what this parser reads; copied into every request.
+  void set_peer(const Peer& peer) { peer_ = peer; }
+  // Forget the current request and get ready for the next one.
+  void next();
+
+  // Bytes of the current request seen so far (0 between requests): a request is in progress.
+  bool in_request() const { return started_; }
+  bool headers_complete() const { return headers_done_; }
+  // True once after headers that asked for "Expect: 100-continue" with a body to send.
+  bool take_continue();
+
+  int error_status() const { return error_status_; }
+  std::string_view error_reason() const { return error_reason_; }
+
+ private:
+  static int on_message_begin(llhttp_t* p);
+  static int on_url(llhttp_t* p, const char* at, std::size_t len);
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+  static int on_headers_complete(llhttp_t* p);
+  static int on_body(llhttp_t* p, const char* at, std::size_t len);
+  static int on_message_complete(llhttp_t* p);
+
+  int fail(int status, const char* reason);
+  bool add_header_bytes(std::size_t len);
+  Step map_errno(llhttp_errno_t err, const char* data, std::size_t len);
+
+  struct HeaderSpan {
+    std::size_t name_off = 0, name_len = 0, value_off = 0, value_len = 0;
+  };
+
+  ParserLimits limits_;
+  llhttp_settings_t settings_{};
+  llhttp_t parser_{};
+  std::string head_;  // URL and header bytes of the current request
+  std::string body_;
+  std::size_t url_len_ = 0;
+  std::vector<HeaderSpan> spans_;
+  std::vector<Header> headers_;
+  bool in_value_ = false;
+  bool started_ = false;
+  bool headers_done_ = false;
+  bool continue_pending_ = false;
+  bool paused_ = false;
+  int error_status_ = 0;
+  const char* error_reason_ = "";
+  Peer peer_;
+  Request request_;
+};
+
+}  // namespace rl::http

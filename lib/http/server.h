@@ -1,0 +1,96 @@
+// Server: HTTP/1.1 on a libuv loop, over any number of TCP and Unix-socket listeners at once.
+// Keep-alive and pipelining (answered in order, one request at a time per connection), a cap
+// on connections, header/request/idle timeouts checked by one sweep timer (no per-request timer
+// work), backpressure on clients that do not read, and a graceful drain for SIGTERM.
+// Single-threaded: every method runs on the loop's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+#include "config/listen_address.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "http/handler.h"
+#include "http/parser.h"
+#include "obs/logger.h"
+#include "obs/metrics.h"
+
+namespace rl::http {
+
+struct ServerOptions {
+  ParserLimits limits;
+  std::size_t max_connections = 10000;
+  std::uint64_t header_timeout_ms = 10000;
+  std::uint64_t request_timeout_ms = 30000;
+  std::uint64_t idle_timeout_ms = 60000;
+  std::uint32_t unix_socket_mode = 0660;
+};
+
+struct ServerMetrics {
+  explicit ServerMetrics(obs::Registry& registry);
+  obs::Gauge& open;
+  obs::Counter& accepted;
+  obs::Counter& rejected;
+  obs::Counter& timeouts;
+  obs::Counter& protocol_errors;
+  obs::Counter& requests;
+};
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, Handler& handler, const core::Clock& clock, obs::Logger& log,
+         ServerMetrics& metrics, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens on every address; on failure nothing is left listening.
+  core::Status listen(const std::vector<config::ListenAddress>& addresses);
+  // The addresses actually bound (port 0 resolved), in the order given.
+  const std::vector<std::string>& bound() const { return bound_; }
+
+  // New limits and timeouts for connections from now on.
+  void set_options(const ServerOptions& options) { options_ = options; }
+
+  // Stops accepting, closes idle connections, lets in-flight requests finish; `drained` runs
+  // once no connection is left. close_all() then force-closes what remains.
+  void drain(std::function<void()> drained);
+  void close_all();
+  std::size_t connection_count() const { return connection_count_; }
+
+ private:
+  friend class Connection;
+  struct Listener;
+
+  core::Status listen_tcp(const config::ListenAddress& address);
+  core::Status listen_unix(const config::ListenAddress& address);
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_sweep(uv_timer_t* timer);
+  void accept(Listener& listener);
+  void connection_closed(Connection* connection);
+  void check_drained();
+
+  uv_loop_t* loop_;
+  Handler& handler_;
+  const core::Clock& clock_;
+  obs::Logger& log_;
+  ServerMetrics& metrics_;
+  ServerOptions options_;
+  std::vector<Listener*> listeners_;  // each deletes itself once closed
+  std::vector<std::string> bound_;
+  Connection* connections_ = nullptr;  // intrusive list
+  std::size_t connection_count_ = 0;
+  uv_timer_t* sweep_timer_;  // deleted by its close callback
+  bool draining_ = false;
+  std::function<void()> drained_;
+  std::unique_ptr<char[]> read_buffer_;
+  DateCache dates_;
+};
+
+}  // namespace rl::http
