@@ -1,0 +1,47 @@
+// Names and HTTP statuses of verdicts.
+#include "service/decision.h"
+
+namespace rl::service {
+
+std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::allowed:
+      return "allowed";
+    case Verdict::limited:
+      return "limited";
+    case Verdict::client_blocked:
+      return "client_blocked";
+    case Verdict::missing_key:
+      return "missing_key";
+    case Verdict::malformed_key:
+      return "malformed_key";
+    case Verdict::unknown_key:
+      return "unknown_key";
+    case Verdict::user_disabled:
+      return "user_disabled";
+    case Verdict::unavailable:
+      return "unavailable";
+  }
+  return "unavailable";
+}
+
+int status_of(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::allowed:
+      return 200;
+    case Verdict::limited:
+    case Verdict::client_blocked:
+      return 429;
+    case Verdict::missing_key:
+    case Verdict::malformed_key:
+    case Verdict::unknown_key:
+      return 401;
+    case Verdict::user_disabled:
+      return 403;
+    case Verdict::unavailable:
+      return 503;
+  }
+  return 503;
+}
+
+}  // namespace rl::service

@@ -1,0 +1,139 @@
+// The decision pipeline, step by step.
+#include "service/decision_service.h"
+
+namespace rl::service {
+namespace {
+
+core::Millis until(core::WallTime later, core::WallTime now) {
+  return later > now ? std::chrono::duration_cast<core::Millis>(later - now) : core::Millis{0};
+}
+
+}  // namespace
+
+DecisionService::DecisionService(store::Store& store, store::Directory& directory,
+                                 HealthService& health, const core::Clock& clock, obs::Logger& log,
+                                 DecisionMetrics& metrics)
+    : store_(store),
+      directory_(directory),
+      health_(health),
+      clock_(clock),
+      log_(log),
+      metrics_(metrics),
+      settings_(std::make_shared<ServiceSettings>()) {}
+
+void DecisionService::decide(DecisionJob& job) {
+  job.started = std::chrono::steady_clock::now();
+  job.result = DecisionResult{};
+  job.client_key.clear();
+  if (job.request.client.is_v4()) {
+    job.request.client.append_to(job.client_key);
+  } else {
+    job.client_key = job.request.client.client_key();
+  }
+  store_.find_block(job.client_key, [this, &job](core::Result<std::optional<store::Block>> r) {
+    on_block_checked(job, std::move(r));
+  });
+}
+
+void DecisionService::on_block_checked(DecisionJob& job,
+                                       core::Result<std::optional<store::Block>> block) {
+  if (!block) {
+    log_.warn("block_check_failed", {{"client", job.client_key}, {"error", block.error().message}});
+  } else if (block->has_value()) {
+    metrics_.security(SecurityEvent::blocked_request);
+    job.result.retry_after = until((*block)->until, clock_.now());
+    return finish(job, Verdict::client_blocked);
+  }
+  const std::string_view key = job.request.api_key;
+  if (key.empty()) return invalid_attempt(job, Verdict::missing_key);
+  if (!security::is_well_formed_api_key(key)) return invalid_attempt(job, Verdict::malformed_key);
+  job.digest = security::digest_api_key(key);
+  directory_.resolve(job.digest.view(),
+                     [this, &job](core::Result<std::optional<store::Identity>> r) {
+                       on_resolved(job, std::move(r));
+                     });
+}
+
+void DecisionService::on_resolved(DecisionJob& job,
+                                  core::Result<std::optional<store::Identity>> identity) {
+  if (!identity) {
+    log_.error("identity_lookup_failed", {{"error", identity.error().message}});
+    job.result.retry_after = core::Millis{1000};
+    return finish(job, Verdict::unavailable);
+  }
+  if (!identity->has_value()) return invalid_attempt(job, Verdict::unknown_key);
+  job.result.identity = std::move(**identity);
+  if (job.result.identity.user->disabled) return finish(job, Verdict::user_disabled);
+  job.result.health = health_.current();
+  const policy::Tier& tier = *job.result.identity.tier;
+  const store::CounterKey key{job.result.identity.user->id, tier.algorithm, tier.window};
+  store_.consume(
+      key, policy::quota_for(tier, job.result.health), job.request.cost,
+      [this, &job](core::Result<limiter::Decision> r) { on_consumed(job, std::move(r)); });
+}
+
+void DecisionService::on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision) {
+  if (!decision) {
+    log_.error("consume_failed", {{"error", decision.error().message}});
+    job.result.retry_after = core::Millis{1000};
+    return finish(job, Verdict::unavailable);
+  }
+  job.result.decision = *decision;
+  job.result.has_quota = true;
+  if (decision->allowed) return finish(job, Verdict::allowed);
+  if (job.result.identity.tier->shadow) {
+    job.result.shadow_denied = true;
+    return finish(job, Verdict::allowed);
+  }
+  job.result.retry_after = decision->retry_after;
+  finish(job, Verdict::limited);
+}
+
+void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict) {
+  metrics_.security(verdict == Verdict::missing_key     ? SecurityEvent::missing_key
+                    : verdict == Verdict::malformed_key ? SecurityEvent::malformed_key
+                                                        : SecurityEvent::unknown_key);
+  const store::AttemptRules& rules = settings_->attempts;
+  store_.record_invalid_attempt(
+      job.client_key, rules, [this, &job, verdict](core::Result<store::AttemptOutcome> r) {
+        if (!r) {
+          log_.warn("attempt_count_failed",
+                    {{"client", job.client_key}, {"error", r.error().message}});
+          return finish(job, verdict);
+        }
+        if (!r->blocked) return finish(job, verdict);
+        metrics_.security(SecurityEvent::client_blocked);
+        log_.warn(
+            "security_alert",
+            {{"kind", "client_blocked"},
+             {"client", job.client_key},
+             {"attempts", r->attempts},
+             {"last_reason", to_string(verdict)},
+             {"block_seconds", static_cast<std::int64_t>(settings_->attempts.block_for.count())}});
+        job.result.retry_after = until(r->blocked_until, clock_.now());
+        finish(job, Verdict::client_blocked);
+      });
+}
+
+void DecisionService::finish(DecisionJob& job, Verdict verdict) {
+  job.result.verdict = verdict;
+  const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - job.started);
+  metrics_.record(job.result, latency);
+  if (log_.enabled(obs::LogLevel::debug)) {
+    const auto& id = job.result.identity;
+    log_.debug("rate_limit_decision",
+               {{"client", job.client_key},
+                {"user", id.user ? std::string_view(id.user->id) : std::string_view{}},
+                {"tier", id.tier ? std::string_view(id.tier->name) : std::string_view{}},
+                {"result", to_string(verdict)},
+                {"status", status_of(verdict)},
+                {"limit", job.result.decision.limit},
+                {"remaining", job.result.decision.remaining},
+                {"shadow_denied", job.result.shadow_denied},
+                {"duration_us", static_cast<std::int64_t>(latency.count())}});
+  }
+  job.done(job);
+}
+
+}  // namespace rl::service

@@ -1,0 +1,47 @@
+// DecisionService: the decision pipeline of DESIGN.md §3 — client block, API key format, key →
+// user → tier, health state, atomic check-and-consume — over the Store and Directory
+// interfaces, so it runs the same on the memory and the Redis store. Each step continues in
+// the store's callback; the job's `done` runs exactly once. Loop-thread only.
+#pragma once
+
+#include <memory>
+
+#include "obs/logger.h"
+#include "service/decision.h"
+#include "service/decision_metrics.h"
+#include "service/health_service.h"
+#include "service/settings.h"
+#include "store/directory.h"
+#include "store/store.h"
+
+namespace rl::service {
+
+class DecisionService {
+ public:
+  DecisionService(store::Store& store, store::Directory& directory, HealthService& health,
+                  const core::Clock& clock, obs::Logger& log, DecisionMetrics& metrics);
+
+  void set_settings(std::shared_ptr<const ServiceSettings> settings) {
+    settings_ = std::move(settings);
+  }
+  const ServiceSettings& settings() const { return *settings_; }
+
+  void decide(DecisionJob& job);
+
+ private:
+  void on_block_checked(DecisionJob& job, core::Result<std::optional<store::Block>> block);
+  void on_resolved(DecisionJob& job, core::Result<std::optional<store::Identity>> identity);
+  void on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision);
+  void invalid_attempt(DecisionJob& job, Verdict verdict);
+  void finish(DecisionJob& job, Verdict verdict);
+
+  store::Store& store_;
+  store::Directory& directory_;
+  HealthService& health_;
+  const core::Clock& clock_;
+  obs::Logger& log_;
+  DecisionMetrics& metrics_;
+  std::shared_ptr<const ServiceSettings> settings_;
+};
+
+}  // namespace rl::service

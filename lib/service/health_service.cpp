@@ -1,0 +1,82 @@
+// Health caching, expiry and change reporting.
+#include "service/health_service.h"
+
+namespace rl::service {
+
+HealthService::HealthService(store::Directory& directory, const core::Clock& clock,
+                             obs::Logger& log, obs::Registry& metrics, core::Seconds cache)
+    : directory_(directory),
+      clock_(clock),
+      log_(log),
+      changes_(metrics.counter("rl_health_changes_total", "Changes of the system health state.")),
+      cache_(cache) {
+  metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {},
+                   [this] { return current() == policy::HealthState::degraded ? 1.0 : 0.0; });
+}
+
+policy::HealthState HealthService::current() {
+  const core::WallTime now = clock_.now();
+  if (cached_.expires_at && *cached_.expires_at <= now) {
+    log_.info("health_changed", {{"from", to_string(cached_.state)},
+                                 {"to", "NORMAL"},
+                                 {"reason", "the state's TTL expired"}});
+    if (cached_.state != policy::HealthState::normal) changes_.inc();
+    cached_ = store::HealthRecord{};
+  }
+  if (now - fetched_at_ >= cache_) refresh();
+  return cached_.state;
+}
+
+void HealthService::refresh() {
+  if (refreshing_) return;
+  refreshing_ = true;
+  directory_.health([this](core::Result<store::HealthRecord> r) {
+    refreshing_ = false;
+    if (!r) {
+      log_.warn("health_read_failed", {{"error", r.error().message}});
+      return;  // keep serving the last known state
+    }
+    fetched_at_ = clock_.now();
+    apply(*r, true);
+  });
+}
+
+void HealthService::get(store::Callback<store::HealthRecord> done) {
+  directory_.health([this, done = std::move(done)](core::Result<store::HealthRecord> r) {
+    if (r) {
+      fetched_at_ = clock_.now();
+      apply(*r, true);
+    }
+    done(std::move(r));
+  });
+}
+
+void HealthService::set(store::HealthRecord record, store::Callback<store::HealthRecord> done) {
+  directory_.set_health(std::move(record),
+                        [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
+                          if (r) {
+                            fetched_at_ = clock_.now();
+                            apply(*r, true);
+                          }
+                          done(std::move(r));
+                        });
+}
+
+void HealthService::apply(const store::HealthRecord& record, bool announce) {
+  const bool changed = record.state != cached_.state;
+  if (changed && announce) {
+    changes_.inc();
+    std::int64_t ttl = 0;
+    if (record.expires_at) {
+      ttl = std::chrono::duration_cast<core::Seconds>(*record.expires_at - clock_.now()).count();
+    }
+    log_.info("health_changed", {{"from", to_string(cached_.state)},
+                                 {"to", to_string(record.state)},
+                                 {"updated_by", record.updated_by},
+                                 {"reason", record.reason},
+                                 {"ttl_seconds", ttl}});
+  }
+  cached_ = record;
+}
+
+}  // namespace rl::service

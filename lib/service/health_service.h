@@ -1,0 +1,38 @@
+// HealthService: the system health state (NORMAL/DEGRADED) as the hot path sees it — a cached
+// copy, at most `cache` old, refreshed in the background so no request waits for it — and the
+// one place it is changed, which logs `health_changed` and updates the metrics. A state with a
+// TTL falls back to NORMAL when it expires. Loop-thread only.
+#pragma once
+
+#include "obs/logger.h"
+#include "obs/metrics.h"
+#include "store/directory.h"
+
+namespace rl::service {
+
+class HealthService {
+ public:
+  HealthService(store::Directory& directory, const core::Clock& clock, obs::Logger& log,
+                obs::Registry& metrics, core::Seconds cache);
+
+  policy::HealthState current();
+  void get(store::Callback<store::HealthRecord> done);
+  void set(store::HealthRecord record, store::Callback<store::HealthRecord> done);
+  void set_cache(core::Seconds cache) { cache_ = cache; }
+  // Reads the stored state now (at start-up, and when told it changed).
+  void refresh();
+
+ private:
+  void apply(const store::HealthRecord& record, bool announce);
+
+  store::Directory& directory_;
+  const core::Clock& clock_;
+  obs::Logger& log_;
+  obs::Counter& changes_;
+  core::Seconds cache_;
+  store::HealthRecord cached_;
+  core::WallTime fetched_at_{};
+  bool refreshing_ = false;
+};
+
+}  // namespace rl::service

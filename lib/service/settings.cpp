@@ -1,0 +1,41 @@
+// Building ServiceSettings from a DaemonConfig, including whether the admin API may run.
+#include "service/settings.h"
+
+#include <algorithm>
+
+namespace rl::service {
+
+std::shared_ptr<const ServiceSettings> ServiceSettings::from(const config::DaemonConfig& c) {
+  auto s = std::make_shared<ServiceSettings>();
+  s->trusted_proxies = c.http.trusted_proxies;
+  s->trust_unix_socket = c.http.trust_unix_socket;
+  s->ietf_headers = c.http.ietf_headers;
+  s->excluded_paths = c.http.excluded_paths;
+  s->attempts = store::AttemptRules{c.security.max_invalid_attempts, c.security.invalid_window,
+                                    c.security.block_duration};
+  s->admin_key = c.security.admin_key;
+  s->health_cache = c.health.cache;
+  const bool exposed = std::any_of(c.server.listen.begin(), c.server.listen.end(),
+                                   [](const auto& a) { return !a.is_local(); });
+  if (c.security.admin_key.empty()) {
+    s->admin_disabled_reason = "the admin API is disabled: no admin key is configured";
+  } else if (c.security.admin_key == config::kPlaceholderAdminKey && exposed) {
+    s->admin_disabled_reason =
+        "the admin API is disabled: the placeholder admin key is refused on a non-loopback "
+        "listener";
+  }
+  return s;
+}
+
+bool ServiceSettings::is_excluded(std::string_view path) const {
+  for (const auto& pattern : excluded_paths) {
+    if (pattern.ends_with("/*")) {
+      if (path.starts_with(std::string_view(pattern).substr(0, pattern.size() - 1))) return true;
+    } else if (path == pattern) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace rl::service

@@ -1,0 +1,162 @@
+// JSON conversions for the admin API.
+#include "service/wire.h"
+
+#include <ctime>
+
+namespace rl::service {
+namespace {
+
+core::Error invalid(std::string message) {
+  return core::make_error(core::Errc::invalid_argument, std::move(message));
+}
+
+}  // namespace
+
+std::string rfc3339(core::WallTime t) {
+  const std::time_t seconds = static_cast<std::time_t>(core::to_unix_ms(t) / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
+}
+
+json to_json(const policy::Tier& tier) {
+  return json{{"name", tier.name},
+              {"base_limit", tier.base_limit},
+              {"burst_limit", tier.burst_limit},
+              {"degraded_limit", tier.degraded_limit},
+              {"window_seconds", tier.window.count()},
+              {"algorithm", limiter::to_string(tier.algorithm)},
+              {"shadow", tier.shadow}};
+}
+
+json to_json(const store::UserRecord& user) {
+  return json{{"user_id", user.id},
+              {"tier", user.tier},
+              {"created_at", rfc3339(user.created_at)},
+              {"disabled", user.disabled}};
+}
+
+json to_json(const store::KeyRecord& key) {
+  return json{{"key_id", key.key_id},
+              {"user_id", key.user},
+              {"label", key.label},
+              {"created_at", rfc3339(key.created_at)}};
+}
+
+json to_json(const store::HealthRecord& health) {
+  const bool never_set = health.updated_at == core::WallTime{};
+  return json{
+      {"status", to_string(health.state)},
+      {"updated_by", never_set ? json(nullptr) : json(health.updated_by)},
+      {"reason", never_set ? json(nullptr) : json(health.reason)},
+      {"updated_at", never_set ? json(nullptr) : json(rfc3339(health.updated_at))},
+      {"expires_at", health.expires_at ? json(rfc3339(*health.expires_at)) : json(nullptr)}};
+}
+
+json to_json(const store::Block& block) {
+  return json{
+      {"client", block.client}, {"reason", block.reason}, {"expires_at", rfc3339(block.until)}};
+}
+
+core::Result<json> parse_body(std::string_view body, bool empty_ok) {
+  if (body.empty() && empty_ok) return json::object();
+  json value = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return invalid("the request body is not valid JSON");
+  if (!value.is_object()) return invalid("the request body must be a JSON object");
+  return value;
+}
+
+core::Result<policy::Tier> tier_from_json(std::string_view name, const json& body) {
+  policy::Tier tier;
+  tier.name = std::string(name);
+  std::string problems;
+  const auto add = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
+  const auto count = [&](const char* field, std::int64_t& out) {
+    const auto it = body.find(field);
+    if (it == body.end()) return add(std::string(field) + ": required");
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0) {
+      return add(std::string(field) + ": expected a non-negative integer");
+    }
+    out = it->get<std::int64_t>();
+  };
+  count("base_limit", tier.base_limit);
+  count("burst_limit", tier.burst_limit);
+  count("degraded_limit", tier.degraded_limit);
+  const bool seconds = body.contains("window_seconds"), minutes = body.contains("window_minutes");
+  if (seconds && minutes) {
+    add("window_seconds: give window_seconds or window_minutes, not both");
+  } else if (seconds || minutes) {
+    const json& v = body.at(seconds ? "window_seconds" : "window_minutes");
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 ||
+        v.get<std::int64_t>() > 366LL * 86400) {
+      add(std::string(seconds ? "window_seconds" : "window_minutes") +
+          ": expected a whole number >= 1");
+    } else {
+      tier.window = core::Seconds{v.get<std::int64_t>() * (minutes ? 60 : 1)};
+    }
+  }
+  if (const auto it = body.find("algorithm"); it != body.end()) {
+    const auto a =
+        it->is_string() ? limiter::parse_algorithm(it->get<std::string>()) : std::nullopt;
+    if (!a) {
+      add("algorithm: expected \"sliding_window\", \"fixed_window\" or \"token_bucket\"");
+    } else {
+      tier.algorithm = *a;
+    }
+  }
+  if (const auto it = body.find("shadow"); it != body.end()) {
+    if (!it->is_boolean()) {
+      add("shadow: expected true or false");
+    } else {
+      tier.shadow = it->get<bool>();
+    }
+  }
+  for (const auto& [field, unused] : body.items()) {
+    if (field != "base_limit" && field != "burst_limit" && field != "degraded_limit" &&
+        field != "window_seconds" && field != "window_minutes" && field != "algorithm" &&
+        field != "shadow" && field != "name") {
+      add(field + ": unknown field");
+    }
+  }
+  if (problems.empty()) {
+    for (const auto& p : policy::validate(tier))
+      add(p.field + ": " + p.message);
+  }
+  if (!problems.empty()) return invalid(problems);
+  return tier;
+}
+
+core::Result<store::HealthRecord> health_from_json(const json& body, core::WallTime now) {
+  store::HealthRecord record;
+  const auto status = body.find("status");
+  if (status == body.end() || !status->is_string()) {
+    return invalid("status: expected \"NORMAL\" or \"DEGRADED\"");
+  }
+  const auto state = policy::parse_health_state(status->get<std::string>());
+  if (!state) return invalid("status: expected \"NORMAL\" or \"DEGRADED\"");
+  record.state = *state;
+  record.updated_at = now;
+  record.updated_by = "admin_api";
+  if (const auto it = body.find("ttl_seconds"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > 366LL * 86400) {
+      return invalid("ttl_seconds: expected a whole number of seconds from 0 to 31622400");
+    }
+    if (it->get<std::int64_t>() > 0)
+      record.expires_at = now + core::Seconds{it->get<std::int64_t>()};
+  }
+  for (const char* field : {"updated_by", "reason"}) {
+    const auto it = body.find(field);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_string() || it->get<std::string>().size() > 256) {
+      return invalid(std::string(field) + ": expected a string of at most 256 bytes");
+    }
+    (std::string_view(field) == "reason" ? record.reason : record.updated_by) =
+        it->get<std::string>();
+  }
+  return record;
+}
+
+}  // namespace rl::service
