@@ -1,0 +1,54 @@
+// Daemon: rld's wiring — the one place that picks implementations (memory store today) and
+// connects config, store, service, HTTP server, signals and timers on one libuv loop.
+// SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config and tier file, keeping the running
+// ones if the new ones are bad.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <uv.h>
+
+#include "config/loader.h"
+#include "config/tier_file.h"
+#include "obs/logger.h"
+
+namespace rl::rld {
+
+struct Startup {
+  std::string config_path;  // "" when none
+  config::Environment env;
+  config::Overrides overrides;
+};
+
+class Daemon {
+ public:
+  Daemon(Startup startup, config::DaemonConfig config, config::TierFile tiers, obs::Logger& log);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Serves until stopped; the process exit code.
+  int run();
+
+ private:
+  struct Parts;
+  static void on_signal(uv_signal_t* handle, int signum);
+  void reload();
+  void begin_shutdown(int signum);
+  void finish_shutdown();
+  std::string not_ready() const;
+
+  Startup startup_;
+  config::DaemonConfig config_;
+  obs::Logger& log_;
+  uv_loop_t loop_{};
+  std::unique_ptr<Parts> parts_;
+  bool draining_ = false;
+};
+
+// Reads the tier file the config names (none → empty). A missing file is an error only when the
+// file was named explicitly.
+core::Result<config::TierFile> load_tiers(const config::DaemonConfig& config);
+
+}  // namespace rl::rld
