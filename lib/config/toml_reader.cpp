@@ -34,7 +34,8 @@ TomlReader::TomlReader(const toml::table& table, std::string file, std::string p
 std::string TomlReader::where(std::string_view key, const toml::node* node) const {
   std::string out = file_;
   if (node != nullptr && node->source().begin.line > 0) {
-    out += ":" + std::to_string(node->source().begin.line);
+    out.push_back(':');
+    out.append(std::to_string(node->source().begin.line));
   }
   out += ": ";
   out += prefix_;

@@ -1,0 +1,47 @@
+# The front door: `make run` and `make test` (README). Thin by design — CMake builds, CTest and
+# pytest test, packaging/deps.sh installs the Debian packages that are missing.
+BUILD_TYPE ?= Release
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD_DIR ?= build-asan
+else
+BUILD_DIR ?= build
+endif
+JOBS ?= $(shell nproc)
+PYTHON ?= /usr/bin/python3
+RLD := $(abspath $(BUILD_DIR))/apps/rld/rld
+
+.PHONY: all deps deps-build build run test unit integration format format-check clean
+
+all: build
+
+deps:
+	@packaging/deps.sh test
+
+deps-build:
+	@packaging/deps.sh build
+
+build: deps-build
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRL_WERROR=ON \
+	  -DRL_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@exec $(RLD) --config config/rld.toml
+
+test: deps build unit integration
+
+unit:
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+integration:
+	RLD_BIN=$(RLD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run -Werror
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,29 @@
+"""The reference's "Expected Test Results", replayed against a real rld over TCP and the Unix
+socket: NORMAL free 20 then 429, pro 150 then 429; DEGRADED free 2, pro 100, enterprise 1000."""
+import pytest
+
+KEYS = {"free": "demo_free_key_123", "pro": "demo_pro_key_789",
+        "enterprise": "demo_enterprise_key_abc"}
+
+
+def statuses(rld, key, n, via):
+    conn = rld.connection(via)
+    out = [rld.get("/test", key=key, via=via, conn=conn).status for _ in range(n)]
+    conn.close()
+    return out
+
+
+@pytest.mark.parametrize("via", ["tcp", "unix"])
+@pytest.mark.parametrize("tier,limit", [("free", 20), ("pro", 150)])
+def test_normal_state_admits_exactly_the_burst_limit(rld, via, tier, limit):
+    got = statuses(rld, KEYS[tier], limit + 1, via)
+    assert got == [200] * limit + [429]
+
+
+@pytest.mark.parametrize("via", ["tcp", "unix"])
+@pytest.mark.parametrize("tier,limit", [("free", 2), ("pro", 100), ("enterprise", 1000)])
+def test_degraded_state_admits_exactly_the_degraded_limit(rld, via, tier, limit):
+    r = rld.admin("POST", "/admin/health", {"status": "DEGRADED", "updated_by": "test"})
+    assert r.status == 200, r
+    got = statuses(rld, KEYS[tier], limit + 1, via)
+    assert got == [200] * limit + [429]
