@@ -73,14 +73,16 @@ void write_rate_headers(http::ResponseWriter& w, const DecisionResult& result, b
       const policy::Tier& tier = *result.identity.tier;
       const std::int64_t reset_in = std::max<std::int64_t>(
           0, (core::to_unix_ms(d.reset) - core::to_unix_ms(now) + 999) / 1000);
-      scratch.assign("\"");
+      scratch.clear();
+      scratch.push_back('"');
       scratch.append(tier.name);
       scratch.append("\";q=");
       core::append_int(scratch, d.limit);
       scratch.append(";w=");
       core::append_int(scratch, tier.window.count());
       w.header("RateLimit-Policy", scratch);
-      scratch.assign("\"");
+      scratch.clear();
+      scratch.push_back('"');
       scratch.append(tier.name);
       scratch.append("\";r=");
       core::append_int(scratch, d.remaining);
