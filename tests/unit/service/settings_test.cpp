@@ -1,0 +1,102 @@
+// Tests of service/settings.h: building ServiceSettings from a DaemonConfig, when the admin API
+// is disabled and why, and path exclusion.
+#include "service/settings.h"
+
+#include <doctest/doctest.h>
+
+using rl::config::DaemonConfig;
+using rl::config::ListenAddress;
+using rl::service::ServiceSettings;
+
+namespace {
+
+DaemonConfig with(std::vector<std::string> listen, std::string admin_key) {
+  DaemonConfig c;
+  c.server.listen.clear();
+  for (const auto& text : listen) {
+    auto a = ListenAddress::parse(text);
+    REQUIRE(a.ok());
+    c.server.listen.push_back(*a);
+  }
+  c.security.admin_key = std::move(admin_key);
+  return c;
+}
+
+const std::string kPlaceholder(rl::config::kPlaceholderAdminKey);
+
+}  // namespace
+
+TEST_CASE("the admin API is disabled when no admin key is configured") {
+  const auto s = ServiceSettings::from(with({"127.0.0.1:8000"}, ""));
+  CHECK(s->admin_disabled_reason.find("no admin key") != std::string::npos);
+}
+
+TEST_CASE("the placeholder admin key disables the admin API on a non-loopback listener") {
+  const auto s = ServiceSettings::from(with({"127.0.0.1:8000", "0.0.0.0:8001"}, kPlaceholder));
+  CHECK(s->admin_disabled_reason.find("placeholder") != std::string::npos);
+  CHECK(s->admin_disabled_reason.find(kPlaceholder) == std::string::npos);
+}
+
+TEST_CASE("the placeholder admin key is accepted on loopback and unix listeners only") {
+  const auto s = ServiceSettings::from(
+      with({"127.0.0.1:8000", "[::1]:8001", "unix:/tmp/rld.sock"}, kPlaceholder));
+  CHECK(s->admin_disabled_reason.empty());
+  CHECK(s->admin_key == kPlaceholder);
+}
+
+TEST_CASE("a real admin key is accepted on any listener") {
+  const auto s = ServiceSettings::from(with({"0.0.0.0:8000"}, "a-real-secret-admin-key"));
+  CHECK(s->admin_disabled_reason.empty());
+}
+
+TEST_CASE("the settings carry the http, security and health sections") {
+  DaemonConfig c = with({"127.0.0.1:8000"}, "k");
+  c.http.ietf_headers = false;
+  c.http.trust_unix_socket = false;
+  c.http.trusted_proxies = {*rl::security::Cidr::parse("10.0.0.0/8")};
+  c.security.max_invalid_attempts = 4;
+  c.security.invalid_window = rl::core::Seconds{30};
+  c.security.block_duration = rl::core::Seconds{45};
+  c.health.cache = rl::core::Seconds{7};
+  const auto s = ServiceSettings::from(c);
+  CHECK_FALSE(s->ietf_headers);
+  CHECK_FALSE(s->trust_unix_socket);
+  CHECK(s->trusted_proxies.size() == 1);
+  CHECK(s->attempts.max_attempts == 4);
+  CHECK(s->attempts.window == rl::core::Seconds{30});
+  CHECK(s->attempts.block_for == rl::core::Seconds{45});
+  CHECK(s->health_cache == rl::core::Seconds{7});
+}
+
+TEST_CASE("an excluded path without a star matches exactly") {
+  ServiceSettings s;
+  s.excluded_paths = {"/health"};
+  CHECK(s.is_excluded("/health"));
+  CHECK_FALSE(s.is_excluded("/health/"));
+  CHECK_FALSE(s.is_excluded("/healthz"));
+  CHECK_FALSE(s.is_excluded("/"));
+}
+
+TEST_CASE("an excluded path ending in /* matches everything under it") {
+  ServiceSettings s;
+  s.excluded_paths = {"/static/*"};
+  CHECK(s.is_excluded("/static/app.js"));
+  CHECK(s.is_excluded("/static/a/b"));
+  CHECK(s.is_excluded("/static/"));
+  CHECK_FALSE(s.is_excluded("/static"));
+  CHECK_FALSE(s.is_excluded("/staticfile"));
+}
+
+TEST_CASE("dot-segments cannot climb out of an excluded prefix") {
+  // X-Original-URI is the raw request target: "/static/../test" names /test, which is limited.
+  ServiceSettings s;
+  s.excluded_paths = {"/static/*"};
+  CHECK_FALSE(s.is_excluded("/static/../test"));
+  CHECK_FALSE(s.is_excluded("/static/%2e%2e/test"));
+}
+
+TEST_CASE("no excluded paths exclude nothing") {
+  ServiceSettings s;
+  CHECK_FALSE(s.is_excluded("/"));
+  CHECK_FALSE(s.is_excluded("/test"));
+}
