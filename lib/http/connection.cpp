@@ -120,7 +120,7 @@ void Connection::dispatch() {
   const auto now = server_.clock_.now();
   exchange_.request_ = &request;
   exchange_.writer_.emplace(out_, server_.dates_.get(core::to_unix_ms(now) / 1000),
-                            request.method == Method::head, keep_alive);
+                            request.method == Method::head, keep_alive, request.http_minor == 0);
   exchange_pending_ = true;
   in_dispatch_ = true;
   completed_in_dispatch_ = false;

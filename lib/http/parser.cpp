@@ -2,6 +2,8 @@
 // on_message_complete; next() resumes it.
 #include "http/parser.h"
 
+#include <algorithm>
+
 #include "core/text.h"
 
 namespace rl::http {
@@ -9,6 +11,31 @@ namespace {
 
 RequestParser& self(llhttp_t* p) {
   return *static_cast<RequestParser*>(p->data);
+}
+
+// The path of an absolute-form target ("http://host/x" → "/x", RFC 9112 §3.2.2).
+std::string_view origin_path(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() && core::iequals(target.substr(0, scheme.size()), scheme)) {
+      const auto slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  return target;
+}
+
+// A request line that starts with a syntactically valid method token and a space: the method
+// is merely unknown (501), not garbage (400).
+bool starts_with_method_token(std::string_view line) {
+  std::size_t n = 0;
+  while (n < line.size() && n < 32) {
+    const char c = line[n];
+    const bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!tchar) break;
+    ++n;
+  }
+  return n > 0 && n < line.size() && line[n] == ' ';
 }
 
 Method to_method(std::uint8_t m) {
@@ -71,12 +98,21 @@ int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t len) {
   return 0;
 }
 
+int RequestParser::add_trailer_bytes(std::size_t len) {
+  trailer_bytes_ += len;
+  if (trailer_bytes_ > limits_.max_header_bytes) return fail(431, "trailer fields too large");
+  return 0;
+}
+
 bool RequestParser::add_header_bytes(std::size_t len) {
   return head_.size() + len <= limits_.max_header_bytes;
 }
 
 int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
   RequestParser& r = self(p);
+  // Trailer fields of a chunked body arrive here too; they are counted against the limit but
+  // not kept (appending them would move the buffer the request's views point into).
+  if (r.headers_done_) return r.add_trailer_bytes(len);
   if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
   if (r.spans_.empty() || r.in_value_) {
     if (r.spans_.size() >= r.limits_.max_headers) return r.fail(431, "too many header fields");
@@ -90,6 +126,7 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len)
 
 int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   RequestParser& r = self(p);
+  if (r.headers_done_) return r.add_trailer_bytes(len);
   if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
   if (!r.in_value_) {
     r.spans_.back().value_off = r.head_.size();
@@ -130,9 +167,10 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   Request& req = r.request_;
   req.method = to_method(llhttp_get_method(p));
   req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
+  req.http_minor = minor;
   req.target = head.substr(0, r.url_len_);
   const auto q = req.target.find('?');
-  req.path = req.target.substr(0, q);
+  req.path = origin_path(req.target.substr(0, q));
   req.query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
   req.headers = r.headers_;
   req.peer = r.peer_;
@@ -149,7 +187,8 @@ int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t len) {
 int RequestParser::on_message_complete(llhttp_t* p) {
   RequestParser& r = self(p);
   r.request_.body = r.body_;
-  r.request_.keep_alive = llhttp_should_keep_alive(p) != 0;
+  // An Upgrade or CONNECT request is answered, but we never switch protocols: close after it.
+  r.request_.keep_alive = llhttp_should_keep_alive(p) != 0 && llhttp_get_upgrade(p) == 0;
   r.paused_ = true;
   return HPE_PAUSED;
 }
@@ -163,15 +202,14 @@ RequestParser::Step RequestParser::map_errno(llhttp_errno_t err, const char* dat
                                    : len;
   if (err == HPE_PAUSED && paused_) return Step{State::request, consumed};
   if (err == HPE_PAUSED_UPGRADE) {
-    // An Upgrade request we will not switch protocols for: answer it, then close.
-    request_.body = body_;
-    request_.keep_alive = false;
-    paused_ = true;
-    return Step{State::request, consumed};
+    // After an Upgrade request (answered, with the connection closing) llhttp reports the
+    // upgrade; whatever follows is not HTTP we will read.
+    return Step{State::need_more, len};
   }
-  if (err != HPE_USER) {
-    error_status_ = err == HPE_INVALID_METHOD ? 501 : 400;
-    error_reason_ = err == HPE_INVALID_METHOD ? "method not implemented" : "malformed request";
+  if (error_status_ == 0) {  // not one of our own limits (fail() sets those)
+    const bool unknown_method = err == HPE_INVALID_METHOD && starts_with_method_token(line_start_);
+    error_status_ = unknown_method ? 501 : 400;
+    error_reason_ = unknown_method ? "method not implemented" : "malformed request";
   }
   return Step{State::error, consumed};
 }
@@ -179,6 +217,9 @@ RequestParser::Step RequestParser::map_errno(llhttp_errno_t err, const char* dat
 RequestParser::Step RequestParser::feed(const char* data, std::size_t len) {
   if (error_status_ != 0) return Step{State::error, 0};
   if (paused_) return Step{State::request, 0};  // next() has not been called
+  if (line_start_.size() < kLineStartBytes) {   // the first bytes of this request, for 400 vs 501
+    line_start_.append(data, std::min(len, kLineStartBytes - line_start_.size()));
+  }
   return map_errno(llhttp_execute(&parser_, data, len), data, len);
 }
 
@@ -191,6 +232,8 @@ RequestParser::Step RequestParser::finish() {
 }
 
 void RequestParser::next() {
+  line_start_.clear();
+  trailer_bytes_ = 0;
   head_.clear();
   body_.clear();
   url_len_ = 0;

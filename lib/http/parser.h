@@ -68,6 +68,7 @@ class RequestParser {
 
   int fail(int status, const char* reason);
   bool add_header_bytes(std::size_t len);
+  int add_trailer_bytes(std::size_t len);
   Step map_errno(llhttp_errno_t err, const char* data, std::size_t len);
 
   struct HeaderSpan {
@@ -77,9 +78,12 @@ class RequestParser {
   ParserLimits limits_;
   llhttp_settings_t settings_{};
   llhttp_t parser_{};
-  std::string head_;  // URL and header bytes of the current request
+  static constexpr std::size_t kLineStartBytes = 40;
+  std::string line_start_;  // the first bytes fed for the current request
+  std::string head_;        // URL and header bytes of the current request
   std::string body_;
   std::size_t url_len_ = 0;
+  std::size_t trailer_bytes_ = 0;
   std::vector<HeaderSpan> spans_;
   std::vector<Header> headers_;
   bool in_value_ = false;

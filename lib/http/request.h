@@ -25,11 +25,12 @@ struct Request {
   Method method = Method::get;
   std::string_view method_name;
   std::string_view target;  // as sent: path and query
-  std::string_view path;    // target up to '?'
+  std::string_view path;    // target up to '?' (for an absolute-form target, its path)
   std::string_view query;   // after '?', or empty
   std::span<const Header> headers;
   std::string_view body;
   bool keep_alive = true;
+  int http_minor = 1;  // HTTP/1.x
   Peer peer;
 
   // The first header named `name`, or empty.

@@ -1,6 +1,8 @@
 // Response serialisation.
 #include "http/response.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "core/text.h"
@@ -63,7 +65,15 @@ void ResponseWriter::status(int code) {
   out_.append("\r\n");
 }
 
+void ResponseWriter::require_status() const {
+  if (status_ == 0) {
+    std::fputs("rld: bug: a response header was written before its status line\n", stderr);
+    std::abort();
+  }
+}
+
 void ResponseWriter::header(std::string_view name, std::string_view value) {
+  require_status();
   out_.append(name);
   out_.append(": ");
   for (char c : value) {  // never let a value break the header block
@@ -73,6 +83,7 @@ void ResponseWriter::header(std::string_view name, std::string_view value) {
 }
 
 void ResponseWriter::header(std::string_view name, std::int64_t value) {
+  require_status();
   out_.append(name);
   out_.append(": ");
   core::append_int(out_, value);
@@ -83,7 +94,11 @@ void ResponseWriter::body(std::string_view content_type, std::string_view body) 
   if (!content_type.empty()) header("Content-Type", content_type);
   header("Content-Length", static_cast<std::int64_t>(body.size()));
   header("Date", date_);
-  if (!keep_alive_) header("Connection", "close");
+  if (!keep_alive_) {
+    header("Connection", "close");
+  } else if (http10_) {
+    header("Connection", "keep-alive");
+  }
   out_.append("\r\n");
   if (!head_) out_.append(body);
 }

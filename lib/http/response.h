@@ -14,8 +14,10 @@ std::string_view reason_phrase(int status);
 
 class ResponseWriter {
  public:
-  ResponseWriter(std::string& out, std::string_view date, bool head_request, bool keep_alive)
-      : out_(out), date_(date), head_(head_request), keep_alive_(keep_alive) {}
+  // `http10`: the client speaks HTTP/1.0, so keep-alive must be announced explicitly.
+  ResponseWriter(std::string& out, std::string_view date, bool head_request, bool keep_alive,
+                 bool http10 = false)
+      : out_(out), date_(date), head_(head_request), keep_alive_(keep_alive), http10_(http10) {}
 
   void status(int code);
   void header(std::string_view name, std::string_view value);
@@ -29,10 +31,13 @@ class ResponseWriter {
   void close_connection() { keep_alive_ = false; }
 
  private:
+  void require_status() const;  // aborts: writing a header first is a programming error
+
   std::string& out_;
   std::string_view date_;
   bool head_;
   bool keep_alive_;
+  bool http10_;
   int status_ = 0;
 };
 

@@ -76,8 +76,9 @@ TEST_CASE("CR and LF in a header value cannot start a new header") {
 TEST_CASE("negative integer header values are written with their sign") {
   std::string out;
   ResponseWriter w(out, kDate, false, true);
+  w.status(200);
   w.header("X-N", std::int64_t{-5});
-  CHECK(out == "X-N: -5\r\n");
+  CHECK(out == "HTTP/1.1 200 OK\r\nX-N: -5\r\n");
 }
 
 TEST_CASE("reason phrases follow RFC 9110") {
@@ -109,4 +110,12 @@ TEST_CASE("the Date cache returns the same text within one second") {
   const std::string_view b = cache.get(784111777);
   CHECK(a.data() == b.data());
   CHECK(cache.get(784111778) == "Sun, 06 Nov 1994 08:49:38 GMT");
+}
+
+TEST_CASE("an HTTP/1.0 keep-alive answer announces Connection: keep-alive") {
+  std::string out;
+  ResponseWriter w(out, kDate, false, true, /*http10=*/true);
+  w.status(200);
+  w.empty_body();
+  CHECK(out.find("Connection: keep-alive\r\n") != std::string::npos);
 }
