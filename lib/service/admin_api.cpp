@@ -289,7 +289,7 @@ void AdminApi::usage(Call& call) {
                            call.reply(200, json{{"user", u.id},
                                                 {"tier", tier_name},
                                                 {"limit", d->limit},
-                                                {"used", d->limit - d->remaining},
+                                                {"used", d->used},
                                                 {"remaining", d->remaining},
                                                 {"reset", core::to_unix_seconds_ceil(d->reset)}});
                          });

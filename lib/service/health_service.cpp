@@ -17,10 +17,12 @@ HealthService::HealthService(store::Directory& directory, const core::Clock& clo
 policy::HealthState HealthService::current() {
   const core::WallTime now = clock_.now();
   if (cached_.expires_at && *cached_.expires_at <= now) {
-    log_.info("health_changed", {{"from", to_string(cached_.state)},
-                                 {"to", "NORMAL"},
-                                 {"reason", "the state's TTL expired"}});
-    if (cached_.state != policy::HealthState::normal) changes_.inc();
+    if (cached_.state != policy::HealthState::normal) {
+      changes_.inc();
+      log_.info("health_changed", {{"from", to_string(cached_.state)},
+                                   {"to", "NORMAL"},
+                                   {"reason", "the state's TTL expired"}});
+    }
     cached_ = store::HealthRecord{};
   }
   if (now - fetched_at_ >= cache_) refresh();
@@ -37,7 +39,7 @@ void HealthService::refresh() {
       return;  // keep serving the last known state
     }
     fetched_at_ = clock_.now();
-    apply(*r, true);
+    apply(*r);
   });
 }
 
@@ -45,7 +47,7 @@ void HealthService::get(store::Callback<store::HealthRecord> done) {
   directory_.health([this, done = std::move(done)](core::Result<store::HealthRecord> r) {
     if (r) {
       fetched_at_ = clock_.now();
-      apply(*r, true);
+      apply(*r);
     }
     done(std::move(r));
   });
@@ -56,15 +58,14 @@ void HealthService::set(store::HealthRecord record, store::Callback<store::Healt
                         [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
                           if (r) {
                             fetched_at_ = clock_.now();
-                            apply(*r, true);
+                            apply(*r);
                           }
                           done(std::move(r));
                         });
 }
 
-void HealthService::apply(const store::HealthRecord& record, bool announce) {
-  const bool changed = record.state != cached_.state;
-  if (changed && announce) {
+void HealthService::apply(const store::HealthRecord& record) {
+  if (record.state != cached_.state) {
     changes_.inc();
     std::int64_t ttl = 0;
     if (record.expires_at) {

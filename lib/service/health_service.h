@@ -23,7 +23,7 @@ class HealthService {
   void refresh();
 
  private:
-  void apply(const store::HealthRecord& record, bool announce);
+  void apply(const store::HealthRecord& record);  // logs and counts a change of state
 
   store::Directory& directory_;
   const core::Clock& clock_;

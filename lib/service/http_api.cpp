@@ -135,9 +135,10 @@ void HttpApi::handle(http::Exchange& exchange) {
       if (reason.empty()) {
         write_json(w, 200, R"({"status":"ready"})", ctx.request_id);
       } else {
+        w.status(503);
         w.header("Retry-After", std::int64_t{1});
-        write_json(w, 503, json{{"status", "not_ready"}, {"reason", reason}}.dump(),
-                   ctx.request_id);
+        w.header("X-Request-ID", ctx.request_id);
+        w.body("application/json", json{{"status", "not_ready"}, {"reason", reason}}.dump());
       }
       return exchange.done();
     }
@@ -165,9 +166,10 @@ bool HttpApi::admin_allowed(ApiContext& ctx) {
   const std::string_view given =
       security::extract_api_key(req.header("x-admin-key"), req.header("authorization"));
   if (given.empty() || !security::constant_time_equals(given, s.admin_key)) {
+    w.status(401);
     w.header("WWW-Authenticate", "Bearer");
-    service::write_error(w, 401, "unauthorized", "A valid admin key is required", ctx.request_id,
-                         ctx.scratch);
+    w.header("X-Request-ID", ctx.request_id);
+    finish_error(w, "unauthorized", "A valid admin key is required", ctx.request_id, ctx.scratch);
     return false;
   }
   return true;

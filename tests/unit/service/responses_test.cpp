@@ -36,8 +36,10 @@ DecisionResult free_result(Verdict verdict, std::int64_t remaining, rl::core::Wa
 std::string headers_for(const DecisionResult& r, bool ietf) {
   std::string out, scratch;
   ResponseWriter w(out, "", false, true);
+  w.status(200);
+  const std::size_t status_line = out.size();
   rl::service::write_rate_headers(w, r, ietf, kNow, scratch);
-  return out;
+  return out.substr(status_line);  // the headers alone
 }
 
 bool has(const std::string& text, std::string_view part) {
