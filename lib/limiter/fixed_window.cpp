@@ -19,6 +19,7 @@ Decision fixed_window(FixedWindowState& state, const Quota& quota, core::WallTim
   d.allowed = need <= quota.limit && state.count <= quota.limit - need;
   if (d.allowed && cost > 0) state.count += cost;
   d.remaining = std::max<std::int64_t>(0, quota.limit - state.count);
+  d.used = state.count;
   if (!d.allowed) d.retry_after = core::Millis{need <= quota.limit ? start + w - t : w};
   return d;
 }

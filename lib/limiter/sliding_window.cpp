@@ -52,6 +52,7 @@ Decision sliding_window(SlidingWindowState& state, const Quota& quota, core::Wal
     used += cost * w;
   }
   d.remaining = used >= capacity ? 0 : (capacity - used) / w;
+  d.used = (used + w - 1) / w;
   if (state.current > 0) {
     d.reset = core::from_unix_ms(start + 2 * w);
   } else {

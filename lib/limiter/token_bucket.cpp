@@ -34,14 +34,18 @@ Decision token_bucket(TokenBucketState& state, const Quota& quota, core::WallTim
   state.tokens = tokens;
   state.updated_ms = std::max(state.updated_ms, t);
 
+  // Refill resumes from the last update, later than t when the clock stepped backwards.
+  const std::int64_t from = state.updated_ms;
   d.remaining = tokens / w;
+  d.used = ceil_div(capacity - tokens, w);
   if (limit == 0) {
     d.reset = core::from_unix_ms(t + w);
   } else {
-    d.reset = core::from_unix_ms(t + ceil_div(capacity - tokens, limit));
+    d.reset = core::from_unix_ms(from + ceil_div(capacity - tokens, limit));
   }
   if (!d.allowed) {
-    d.retry_after = core::Millis{need <= limit ? ceil_div(need * w - tokens, limit) : w};
+    d.retry_after =
+        core::Millis{need <= limit ? (from - t) + ceil_div(need * w - tokens, limit) : w};
   }
   return d;
 }

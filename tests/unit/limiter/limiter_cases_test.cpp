@@ -43,6 +43,7 @@ int replay(std::string_view algorithm) {
       CHECK(d.allowed == step.at("allowed").get<bool>());
       CHECK(d.limit == quota.limit);
       CHECK(d.remaining == step.at("remaining").get<std::int64_t>());
+      CHECK(d.used == step.at("used").get<std::int64_t>());
       CHECK(rl::core::to_unix_ms(d.reset) == step.at("reset_ms").get<std::int64_t>());
       CHECK(d.retry_after.count() == step.at("retry_after_ms").get<std::int64_t>());
       ++index;
@@ -69,7 +70,7 @@ TEST_CASE("the shared limiter table is well formed and covers every algorithm") 
     CHECK(scenario.at("window_seconds").get<std::int64_t>() >= 1);
     CHECK_FALSE(scenario.at("steps").empty());
     for (const json& step : scenario.at("steps")) {
-      CHECK(step.size() == 6);
+      CHECK(step.size() == 7);
       CHECK(step.at("cost").get<std::int64_t>() >= 0);
       CHECK(step.at("retry_after_ms").get<std::int64_t>() >= 0);
       // An admitted request never carries a retry-after; a denied one always does.

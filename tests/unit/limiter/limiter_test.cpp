@@ -100,7 +100,8 @@ TEST_CASE("a quota is representable up to limit x window = 2^50 ms and not beyon
   const std::int64_t max_limit = kMaxLimitTimesWindowMs / 60'000;
   CHECK(is_representable(Quota{max_limit, Seconds{60}}));
   CHECK_FALSE(is_representable(Quota{max_limit + 1, Seconds{60}}));
-  CHECK(is_representable(Quota{1, Seconds{kMaxLimitTimesWindowMs / 1000}}));
+  CHECK(is_representable(Quota{1, Seconds{rl::limiter::kMaxWindowSeconds}}));
+  CHECK_FALSE(is_representable(Quota{1, Seconds{rl::limiter::kMaxWindowSeconds + 1}}));
 }
 
 TEST_CASE("a quota with a negative limit or a window under one second is not representable") {
