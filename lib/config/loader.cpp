@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "config/redis_url.h"
 #include "config/toml_reader.h"
 #include "core/text.h"
 
@@ -64,13 +65,15 @@ std::string resolve_relative(const std::string& file, const std::string& base_fi
   return (std::filesystem::path(base_file).parent_path() / p).lexically_normal().string();
 }
 
-void read_server(TomlReader r, ServerConfig& s, std::vector<std::string>& problems,
-                 const std::string& file) {
+void read_server(TomlReader r, ServerConfig& s) {
   if (r.has("listen")) {
     std::vector<std::string> texts;
     r.string_list("listen", texts);
-    if (texts.empty()) r.problem("listen", "at least one address");
-    s.listen = parse_listeners(texts, file + ": server.listen", problems);
+    if (texts.empty() && r.is_array("listen")) r.problem("listen", "at least one address");
+    std::vector<std::string> bad;
+    s.listen = parse_listeners(texts, "", bad);
+    for (const auto& message : bad)
+      r.invalid("listen", message.substr(2));  // drop ": "
   }
   std::int64_t workers = s.workers;
   r.integer("workers", workers, 1, 256);
@@ -79,18 +82,16 @@ void read_server(TomlReader r, ServerConfig& s, std::vector<std::string>& proble
   r.millis("drain_timeout_ms", s.drain_timeout, 0, 600'000);
   std::string mode;
   r.string("unix_socket_mode", mode);
-  if (!mode.empty()) {
-    std::size_t used = 0;
-    unsigned long value = 0;
-    try {
-      value = std::stoul(mode, &used, 8);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != mode.size() || value > 0777) {
+  if (r.has("unix_socket_mode")) {
+    std::uint32_t value = 0;
+    const bool octal = !mode.empty() && mode.size() <= 4 &&
+                       mode.find_first_not_of("01234567") == std::string::npos;
+    for (char ch : mode)
+      value = value * 8 + static_cast<std::uint32_t>(ch - '0');
+    if (!octal || value > 0777) {
       r.problem("unix_socket_mode", "an octal file mode such as \"0660\"");
     } else {
-      s.unix_socket_mode = static_cast<std::uint32_t>(value);
+      s.unix_socket_mode = value;
     }
   }
   r.finish();
@@ -143,7 +144,7 @@ void read_file(const std::string& path, DaemonConfig& c, std::vector<std::string
     return;
   }
   TomlReader r(root, path, "", problems);
-  read_server(r.section("server"), c.server, problems, path);
+  read_server(r.section("server"), c.server);
   read_http(r.section("http"), c.http, path, problems);
 
   TomlReader store = r.section("store");
@@ -164,7 +165,7 @@ void read_file(const std::string& path, DaemonConfig& c, std::vector<std::string
   store.finish();
 
   TomlReader redis = r.section("redis");
-  redis.string("url", c.redis.url);
+  redis.string("url", c.redis.url, /*secret=*/true);
   redis.millis("timeout_ms", c.redis.timeout, 1, 60'000);
   std::int64_t connections = c.redis.connections;
   redis.integer("connections", connections, 1, 64);
@@ -185,7 +186,7 @@ void read_file(const std::string& path, DaemonConfig& c, std::vector<std::string
   sec.integer("max_invalid_attempts", c.security.max_invalid_attempts, 1, 1'000'000);
   sec.seconds("invalid_window_seconds", c.security.invalid_window, 1, kDay);
   sec.seconds("block_seconds", c.security.block_duration, 1, 30 * kDay);
-  sec.string("admin_key", c.security.admin_key);
+  sec.string("admin_key", c.security.admin_key, /*secret=*/true);
   sec.size("max_tracked_clients", c.security.max_tracked_clients, 100, 100'000'000);
   sec.finish();
 
@@ -214,25 +215,45 @@ void apply_environment(const Environment& env, DaemonConfig& c,
     auto it = env.find(name);
     return it == env.end() ? nullptr : &it->second;
   };
+  // REDIS_HOST, REDIS_PORT and REDIS_DB each replace their own part of the configured URL.
   const std::string* host = get("REDIS_HOST");
   const std::string* port = get("REDIS_PORT");
   const std::string* db = get("REDIS_DB");
   if (host != nullptr || port != nullptr || db != nullptr) {
-    std::optional<std::int64_t> p =
-        port ? core::parse_int64(*port) : std::optional<std::int64_t>{6379};
-    std::optional<std::int64_t> d = db ? core::parse_int64(*db) : std::optional<std::int64_t>{0};
-    if (!p || *p < 1 || *p > 65535) {
-      problems.push_back("environment REDIS_PORT: expected an integer from 1 to 65535, got \"" +
-                         *port + "\"");
-    } else if (!d || *d < 0 || *d > 15) {
-      problems.push_back("environment REDIS_DB: expected an integer from 0 to 15, got \"" + *db +
-                         "\"");
-    } else {
-      const std::string h = host ? *host : "127.0.0.1";
-      const bool v6 = h.find(':') != std::string::npos;
-      c.redis.url = "redis://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(*p) + "/" +
-                    std::to_string(*d);
+    auto parsed = RedisUrl::parse(c.redis.url);
+    RedisUrl url = parsed ? *parsed : RedisUrl{};  // a bad file URL is reported by validate()
+    bool ok = true;
+    if (host != nullptr) {
+      if (host->empty() || host->find_first_of("/@[] ") != std::string::npos) {
+        problems.push_back("environment REDIS_HOST: expected a host name or IP address, got \"" +
+                           *host + "\"");
+        ok = false;
+      }
+      url.kind = RedisUrl::Kind::tcp;
+      url.host = *host;
     }
+    if (port != nullptr) {
+      const auto p = core::parse_int64(*port);
+      if (!p || *p < 1 || *p > 65535) {
+        problems.push_back("environment REDIS_PORT: expected an integer from 1 to 65535, got \"" +
+                           *port + "\"");
+        ok = false;
+      } else {
+        url.kind = RedisUrl::Kind::tcp;
+        url.port = static_cast<std::uint16_t>(*p);
+      }
+    }
+    if (db != nullptr) {
+      const auto d = core::parse_int64(*db);
+      if (!d || *d < 0 || *d > 65535) {
+        problems.push_back("environment REDIS_DB: expected an integer from 0 to 65535, got \"" +
+                           *db + "\"");
+        ok = false;
+      } else {
+        url.db = static_cast<int>(*d);
+      }
+    }
+    if (ok) c.redis.url = url.to_string();
   }
   if (const std::string* t = get("REDIS_TIMEOUT")) {
     double seconds = -1;
@@ -311,8 +332,13 @@ void validate(const DaemonConfig& c, std::vector<std::string>& problems) {
       }
     }
   }
-  if (c.server.listen.empty())
+  if (c.server.listen.empty() && problems.empty()) {
     problems.push_back(where + ": server.listen: expected at least one address");
+  }
+  if (auto url = RedisUrl::parse(c.redis.url); !url) {
+    // The URL may hold a password: name the key, not the value.
+    problems.push_back(where + ": redis.url: " + url.error().message);
+  }
 }
 
 }  // namespace

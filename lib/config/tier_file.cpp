@@ -13,7 +13,20 @@
 namespace rl::config {
 namespace {
 
-using nlohmann::json;
+// ordered_json keeps the file's order, so "entry N" in a message is the N-th entry of the file.
+using json = nlohmann::ordered_json;
+
+// nlohmann's parse errors quote the text around the error ("last read: '...'"), which may be
+// an API key. Keep the position and the expectation, drop the quote.
+std::string describe_parse_error(const json::parse_error& e) {
+  std::string what = e.what();
+  const auto quote = what.find("; last read: ");
+  if (quote == std::string::npos) return what;
+  const auto expected = what.rfind("; expected ");
+  std::string out = what.substr(0, quote);
+  if (expected != std::string::npos && expected > quote) out += what.substr(expected);
+  return out;
+}
 
 std::string shown(const json& value) {
   std::string text = value.dump();
@@ -30,7 +43,7 @@ class TierFileParser {
     try {
       root = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/true);
     } catch (const json::parse_error& e) {
-      return fail({source_ + ": invalid JSON: " + std::string(e.what())});
+      return fail({source_ + ": invalid JSON: " + describe_parse_error(e)});
     }
     if (!root.is_object()) return fail({source_ + ": expected a JSON object at the top level"});
     for (const auto& [key, value] : root.items()) {
@@ -171,7 +184,8 @@ class TierFileParser {
   }
 
   void read_keys(const json& keys) {
-    if (!keys.is_object()) return problem("api_keys", "an object of API key → user id", keys);
+    // The value is not shown: it may hold keys.
+    if (!keys.is_object()) return problem("api_keys", "an object of API key → user id");
     std::size_t index = 0;
     for (const auto& [key, value] : keys.items()) {
       ++index;
@@ -198,6 +212,7 @@ class TierFileParser {
         entry.digest = std::string(security::digest_api_key(key).view());
       }
       out_.keys.push_back(std::move(entry));
+      key_entries_.push_back(index);
     }
   }
 
@@ -212,9 +227,9 @@ class TierFileParser {
                 "the name of a tier defined under \"tiers\", got \"" + u.tier + "\"");
       }
     }
-    std::size_t index = 0;
-    for (const auto& k : out_.keys) {
-      ++index;
+    for (std::size_t i = 0; i < out_.keys.size(); ++i) {
+      const TierFileKey& k = out_.keys[i];
+      const std::size_t index = key_entries_[i];
       if (!users.contains(k.user)) {
         problem("api_keys (entry " + std::to_string(index) + ")",
                 "the id of a user defined under \"users\", got \"" + k.user + "\"");
@@ -227,6 +242,7 @@ class TierFileParser {
 
   std::string source_;
   TierFile out_;
+  std::vector<std::size_t> key_entries_;  // position in the file of each of out_.keys
   std::vector<std::string> problems_;
 };
 

@@ -53,6 +53,10 @@ void TomlReader::expected(std::string_view key, const toml::node& node, std::str
                       describe(node));
 }
 
+void TomlReader::invalid(std::string_view key, std::string_view message) {
+  problems_.push_back(where(key, table_.get(key)) + ": " + std::string(message));
+}
+
 void TomlReader::problem(std::string_view key, std::string_view expected_text) {
   problems_.push_back(where(key, table_.get(key)) + ": expected " + std::string(expected_text));
 }
@@ -96,11 +100,13 @@ void TomlReader::boolean(std::string_view key, bool& out) {
   }
 }
 
-void TomlReader::string(std::string_view key, std::string& out) {
+void TomlReader::string(std::string_view key, std::string& out, bool secret) {
   const toml::node* node = get(key);
   if (node == nullptr) return;
   if (const auto value = node->value_exact<std::string>()) {
     out = *value;
+  } else if (secret) {
+    problems_.push_back(where(key, node) + ": expected a string (the value is not shown)");
   } else {
     expected(key, *node, "a string");
   }

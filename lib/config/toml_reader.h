@@ -21,19 +21,27 @@ class TomlReader {
              std::vector<std::string>& problems);
 
   bool has(std::string_view key) const { return table_.contains(key); }
+  bool is_array(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node != nullptr && node->is_array();
+  }
   // A sub-table; an empty table when absent; reports a problem when of another type.
   TomlReader section(std::string_view key);
 
   void integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max);
   void size(std::string_view key, std::size_t& out, std::size_t min, std::size_t max);
   void boolean(std::string_view key, bool& out);
-  void string(std::string_view key, std::string& out);
+  // `secret`: a value of the wrong type is not echoed in the message (admin keys, URLs with
+  // passwords).
+  void string(std::string_view key, std::string& out, bool secret = false);
   void string_list(std::string_view key, std::vector<std::string>& out);
   void millis(std::string_view key, core::Millis& out, std::int64_t min, std::int64_t max);
   void seconds(std::string_view key, core::Seconds& out, std::int64_t min, std::int64_t max);
 
   // Reports a value that has the right type but is wrong for another reason.
   void problem(std::string_view key, std::string_view expected);
+  // Same, with a message that says it all ("<file>:<line>: <key>: <message>").
+  void invalid(std::string_view key, std::string_view message);
   // Reports every key not read through this reader.
   void finish();
 
