@@ -71,6 +71,10 @@ static void append_value(std::string& out, const LogField::Value& value) {
     core::append_json_string(out, *s);
   } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
     core::append_int(out, *i);
+  } else if (const auto* u = std::get_if<std::uint64_t>(&value)) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *u);
+    out.append(buf, end);
   } else if (const auto* d = std::get_if<double>(&value)) {
     if (!std::isfinite(*d)) {
       out.append("null");

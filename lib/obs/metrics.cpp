@@ -159,7 +159,17 @@ std::string Registry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& f : families_) {
-    out.append("# HELP ").append(f.name).append(" ").append(f.help).append("\n");
+    out.append("# HELP ").append(f.name).append(" ");
+    for (char c : f.help) {  // the format escapes backslash and newline in help text
+      if (c == '\\') {
+        out.append("\\\\");
+      } else if (c == '\n') {
+        out.append("\\n");
+      } else {
+        out.push_back(c);
+      }
+    }
+    out.append("\n");
     out.append("# TYPE ").append(f.name).append(" ");
     out.append(f.type == Type::counter ? "counter" : f.type == Type::gauge ? "gauge" : "histogram");
     out.append("\n");

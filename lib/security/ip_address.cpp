@@ -20,6 +20,7 @@ bool has_mapped_prefix(const std::array<std::uint8_t, 16>& b) {
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   char buf[INET6_ADDRSTRLEN + 1];
   if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;  // inet_pton would stop there
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
   std::array<std::uint8_t, 4> v4{};
