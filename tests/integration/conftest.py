@@ -17,6 +17,7 @@ def make_rld():
     yield make
     for r in started:
         code = r.stop()
+        r.cleanup()
         assert code == 0, "rld did not exit cleanly:\n" + "".join(r.lines)
 
 

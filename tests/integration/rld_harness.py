@@ -7,6 +7,7 @@ port from rld's own `listening` log line, and is stopped with SIGTERM at the end
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -152,6 +153,10 @@ class Rld:
         except subprocess.TimeoutExpired:
             self.kill()
             raise
+
+    def cleanup(self):
+        """Removes the temp dir (config, tier file, socket) once the daemon has stopped."""
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
