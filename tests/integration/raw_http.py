@@ -1,55 +1,21 @@
-"""Byte-level HTTP/1.1 helpers for the protocol and lifecycle tests: raw sockets with timeouts,
-a strict little response parser (status line, headers in order, Content-Length bodies, HEAD,
-interim 100 responses), the JSON error envelope check, and `custom_rld`, which starts rld with
-keys in the [server] and [security] sections that the shared harness writes itself."""
+"""Byte-level HTTP/1.1 helpers for the protocol, lifecycle, admin and CLI tests: a strict
+little response parser (status line, headers in order, Content-Length bodies, HEAD, interim 100
+responses), a lenient one (`raw_request`), request bytes, the JSON error envelope check.
+The sockets themselves (`connect`, `read_until_closed`) are in rld_harness."""
 import json
 import os
 import re
-import shutil
+import select
 import socket
 import time
 
-import pytest
+from rld_harness import IO_TIMEOUT, Response, connect, read_until_closed
 
-from rld_harness import Rld
-
-IO_TIMEOUT = 3.0
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEALTH_BODY = '{"status":"ok"}'
 
 
 # -- sockets -------------------------------------------------------------------------------
-def connect(rld, via="tcp", timeout=IO_TIMEOUT):
-    if via == "unix":
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(rld.socket_path)
-    else:
-        s = socket.create_connection(("127.0.0.1", rld.port), timeout=timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.settimeout(timeout)
-    return s
-
-
-def read_until_closed(sock, timeout=IO_TIMEOUT):
-    """Reads until the peer closes. Returns (data, closed): closed is False on timeout."""
-    deadline = time.monotonic() + timeout
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return b"".join(chunks), False
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            return b"".join(chunks), False
-        except (ConnectionResetError, BrokenPipeError):
-            return b"".join(chunks), True
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-
-
 def is_closed(sock, timeout=IO_TIMEOUT):
     """True when the peer closes within `timeout` without sending anything more."""
     data, closed = read_until_closed(sock, timeout)
@@ -167,15 +133,24 @@ def parse_all(data, heads=()):
     return out
 
 
-def exchange(rld, data, via="tcp", timeout=IO_TIMEOUT, shutdown=False):
-    """Sends raw bytes on a fresh connection; returns (responses, closed, seconds to close)."""
+def exchange(rld, data, via="tcp", timeout=IO_TIMEOUT, shutdown=False, trickle=b""):
+    """Sends raw bytes on a fresh connection, then `trickle` one byte every 100 ms until an
+    answer is readable; returns (responses, closed, seconds to close), all within `timeout`."""
     s = connect(rld, via, timeout)
     try:
         t0 = time.monotonic()
         s.sendall(data)
+        for i in range(len(trickle)):
+            ready, _, _ = select.select([s], [], [], 0.1)
+            if ready:
+                break
+            try:
+                s.send(trickle[i:i + 1])
+            except OSError:
+                break
         if shutdown:
             s.shutdown(socket.SHUT_WR)
-        raw, closed = read_until_closed(s, timeout)
+        raw, closed = read_until_closed(s, timeout - (time.monotonic() - t0))
         return parse_all(raw), closed, time.monotonic() - t0
     finally:
         s.close()
@@ -189,6 +164,28 @@ def request_bytes(method, target, headers=(), body=b"", version="HTTP/1.1", host
     if isinstance(body, str):
         body = body.encode()
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def raw_request(rld, method, path, headers=None, body=None, via="tcp"):
+    """One request on its own connection, parsed leniently from the raw bytes: the status line
+    is searched for, so a response with stray bytes before it can still be inspected.
+    Returns a harness Response (lower-case header names)."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    data = (body or "").encode()
+    head = [("Connection", "close"), ("Content-Length", str(len(data)))]
+    out = rld.raw(request_bytes(method, path, head + list((headers or {}).items()), data,
+                                host="rld"), via=via)
+    start = out.find(b"HTTP/1.1 ")
+    assert start >= 0, out
+    top, _, payload = out[start:].partition(b"\r\n\r\n")
+    lines = top.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        hdrs[name.strip().lower()] = value.strip()
+    return Response(status, hdrs, payload.decode())
 
 
 def assert_error(resp, status, code=None):
@@ -208,74 +205,6 @@ def assert_error(resp, status, code=None):
     return doc
 
 
-# -- metrics and process -------------------------------------------------------------------
-def parse_metrics(text):
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-def module_rld(**kwargs):
-    """Generator body of a module-scoped fixture: one rld shared by a module's tests."""
-    r = Rld(**kwargs).start()
-    yield r
-    code = r.stop()
-    assert code == 0, "rld did not exit cleanly:\n" + "".join(r.lines)
-    shutil.rmtree(r.dir, ignore_errors=True)
-
-
+# -- process -------------------------------------------------------------------------------
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def wait_until(predicate, timeout=5.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-# -- rld with [server] / [security] keys ----------------------------------------------------
-def patch_sections(rld, **sections):
-    """Adds `key = value` lines (TOML literals given as text) at the top of existing sections
-    of the harness's rld.toml, e.g. patch_sections(r, server={"max_connections": "3"})."""
-    text = rld.config_path.read_text()
-    for section, keys in sections.items():
-        header = f"[{section}]\n"
-        assert header in text, f"the harness config has no {header!r}"
-        lines = "".join(f"{k} = {v}\n" for k, v in keys.items())
-        text = text.replace(header, header + lines, 1)
-    rld.config_path.write_text(text)
-
-
-@pytest.fixture
-def custom_rld():
-    """Like make_rld, plus server={...} / security={...} keys; asserts exit 0 at the end."""
-    started = []
-
-    def make(server=None, security=None, start=True, **kwargs):
-        r = Rld(**kwargs)
-        sections = {}
-        if server:
-            sections["server"] = server
-        if security:
-            sections["security"] = security
-        if sections:
-            patch_sections(r, **sections)
-        if start:
-            r.start()
-            started.append(r)
-        return r
-
-    yield make
-    for r in started:
-        code = r.stop()
-        assert code == 0, "rld did not exit cleanly:\n" + "".join(r.lines)
-        shutil.rmtree(r.dir, ignore_errors=True)

@@ -2,11 +2,18 @@
 
 Each Rld gets its own temp dir (config, tier file, socket), binds 127.0.0.1:0 and learns the
 port from rld's own `listening` log line, and is stopped with SIGTERM at the end of the test
-(its exit code is checked). The binary comes from $RLD_BIN or build/apps/rld/rld.
+(its exit code is checked by the `make_rld` fixtures in conftest.py). The binary comes from
+$RLD_BIN or build/apps/rld/rld.
+
+The rld.toml it writes is `settings` (any key of any section, as Python values) merged over the
+harness defaults; `run_rld` runs the binary to completion instead (--version, --check-config,
+refusals). Also here: the demo keys, a clean environment, JSON log lines, polling, raw sockets
+and the Prometheus text parser, shared by every test module.
 """
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,10 +26,140 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TIERS = ROOT / "config" / "rate_limits.json"
 ADMIN_KEY = "test-admin-key-0123456789"
+# The API keys of config/rate_limits.json, by tier.
+KEYS = {"free": "demo_free_key_123", "pro": "demo_pro_key_789",
+        "enterprise": "demo_enterprise_key_abc"}
+# The environment variables rld reads; removed from every child's environment unless given.
+RLD_ENV_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TIMEOUT",
+                "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY")
+IO_TIMEOUT = 3.0
+CLI_TIMEOUT = 15
 
 
 def rld_binary():
     return os.environ.get("RLD_BIN", str(ROOT / "build" / "apps" / "rld" / "rld"))
+
+
+# -- running the binary ----------------------------------------------------------------------
+def clean_env(extra=None):
+    """This process's environment without rld's variables, plus `extra`."""
+    env = dict(os.environ)
+    for name in RLD_ENV_VARS:
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def run_rld(*args, env=None, cwd=None, timeout=CLI_TIMEOUT):
+    """Runs rld to completion (for --version, --check-config, refusals) with a timeout."""
+    return subprocess.run([rld_binary(), *args], capture_output=True, text=True,
+                          env=clean_env(env), cwd=cwd, timeout=timeout)
+
+
+def json_events(text, name=None):
+    """The JSON objects among the lines of `text` (a string or a list of lines), optionally
+    only those whose "event" is `name`; other lines are skipped."""
+    lines = text.splitlines() if isinstance(text, str) else text
+    events = []
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and (name is None or e.get("event") == name):
+            events.append(e)
+    return events
+
+
+def wait_until(predicate, timeout=5.0, interval=0.05):
+    """Calls `predicate` until it returns something true or `timeout` has passed; returns its
+    last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+# -- rld.toml ----------------------------------------------------------------------------------
+def toml_value(value):
+    """A Python value as a TOML literal: str, bool, int, float, or a list of those."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))  # JSON's escapes are all valid in TOML basic strings
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML literal for {value!r}")
+
+
+def toml_text(sections):
+    """{"section": {"key": value}} as TOML text, sections and keys in the given order."""
+    out = []
+    for section, keys in sections.items():
+        out.append(f"[{section}]\n")
+        out += [f"{key} = {toml_value(value)}\n" for key, value in keys.items()]
+    return "".join(out)
+
+
+# -- raw sockets ---------------------------------------------------------------------------------
+def connect(rld, via="tcp", timeout=IO_TIMEOUT):
+    """A socket connected to rld's TCP listener or (via="unix") its Unix socket."""
+    if via == "unix":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(rld.socket_path)
+    else:
+        s = socket.create_connection(("127.0.0.1", rld.port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(timeout)
+    return s
+
+
+def read_until_closed(sock, timeout=IO_TIMEOUT):
+    """Reads until the peer closes. Returns (data, closed): closed is False on timeout."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), False
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return b"".join(chunks), False
+        except (ConnectionResetError, BrokenPipeError):
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+# -- metrics -------------------------------------------------------------------------------------
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} for every sample line."""
+    out = {}
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+    label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = sample.match(line)
+        assert m, f"malformed metrics line: {line!r}"
+        labels = frozenset(label.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def metric(samples, name, **labels):
+    """One sample of parse_metrics' result, or None."""
+    return samples.get((name, frozenset(labels.items())))
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -50,8 +187,29 @@ class Response:
 
 
 class Rld:
-    def __init__(self, toml_extra="", tiers=None, admin_key=ADMIN_KEY, args=(), env=None,
-                 log_level="info"):
+    """One rld with its own temp dir. Not started until start().
+
+    settings: {"section": {"key": value}} merged over the defaults below, key by key (a test
+        that sets server.listen replaces the default list); values are Python values (see
+        toml_value). In server.listen, "{sock}" stands for this daemon's socket path.
+        Defaults: server.listen = ["127.0.0.1:0", "unix:{sock}"], store.tiers_file,
+        security.admin_key = admin_key, log.level = log_level.
+    toml_extra: raw TOML appended as it is, for text a test edits later or sections the
+        settings do not name (it must not repeat a section header the harness writes).
+    tiers: None (the demo tier file), a path to an existing file, or the file's content
+        (a JSON string or a dict) to write in the temp dir.
+    write_config: False runs rld without --config and without an rld.toml (settings and
+        toml_extra must then be empty); cwd is the directory it runs in.
+    """
+
+    def __init__(self, settings=None, toml_extra="", tiers=None, admin_key=ADMIN_KEY, args=(),
+                 env=None, log_level="info", write_config=True, cwd=None):
+        if not write_config and (settings or toml_extra):
+            raise ValueError("settings and toml_extra need write_config=True")
+        repeated = [name for name in ["server", "store", "security", "log", *(settings or {})]
+                    if re.search(rf"^\s*\[{re.escape(name)}\]", toml_extra, re.M)]
+        if repeated:
+            raise ValueError(f"toml_extra repeats the sections {repeated}: use settings")
         self.dir = Path(tempfile.mkdtemp(prefix="rld-test-"))
         self.socket_path = str(self.dir / "rld.sock")
         if tiers is None:
@@ -62,23 +220,24 @@ class Rld:
             tiers_path = self.dir / "rate_limits.json"
             tiers_path.write_text(tiers if isinstance(tiers, str) else json.dumps(tiers))
         self.tiers_path = tiers_path
-        self.config_path = self.dir / "rld.toml"
-        self.config_path.write_text(
-            "[server]\n"
-            f'listen = ["127.0.0.1:0", "unix:{self.socket_path}"]\n'
-            "[store]\n"
-            f'tiers_file = "{tiers_path}"\n'
-            "[security]\n"
-            f'admin_key = "{admin_key}"\n'
-            "[log]\n"
-            f'level = "{log_level}"\n' + toml_extra)
-        self.admin_key = admin_key
+        self.sections = {
+            "server": {"listen": ["127.0.0.1:0", "unix:{sock}"]},
+            "store": {"tiers_file": str(tiers_path)},
+            "security": {"admin_key": admin_key},
+            "log": {"level": log_level},
+        }
+        for section, keys in (settings or {}).items():
+            self.sections.setdefault(section, {}).update(keys)
+        server = self.sections["server"]
+        if "listen" in server:
+            server["listen"] = [a.replace("{sock}", self.socket_path) for a in server["listen"]]
+        self.admin_key = self.sections["security"].get("admin_key")
+        self.config_path = self.dir / "rld.toml" if write_config else None
+        if write_config:
+            self.config_path.write_text(toml_text(self.sections) + toml_extra)
         self.args = list(args)
-        self.env = dict(os.environ)
-        for name in ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TIMEOUT",
-                     "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY"):
-            self.env.pop(name, None)
-        self.env.update(env or {})
+        self.env = clean_env(env)
+        self.cwd = cwd
         self.proc = None
         self.lines = []
         self.addresses = []
@@ -87,15 +246,18 @@ class Rld:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout=10):
-        cmd = [rld_binary(), "--config", str(self.config_path)] + self.args
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=self.env, text=True)
+        cmd = [rld_binary()]
+        if self.config_path is not None:
+            cmd += ["--config", str(self.config_path)]
+        self.proc = subprocess.Popen(cmd + self.args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=self.env, text=True,
+                                     cwd=self.cwd)
         threading.Thread(target=self._read_stderr, daemon=True).start()
         if not self._ready.wait(timeout):
             self.kill()
-            raise RuntimeError("rld did not become ready:\n" + "".join(self.lines))
+            raise RuntimeError("rld did not become ready:\n" + self.log_text())
         if self.proc.poll() is not None:
-            raise RuntimeError("rld exited at start:\n" + "".join(self.lines))
+            raise RuntimeError("rld exited at start:\n" + self.log_text())
         return self
 
     def _read_stderr(self):
@@ -114,31 +276,26 @@ class Rld:
 
     @property
     def port(self):
+        """The port of the first IPv4 TCP listener (127.0.0.1 or 0.0.0.0)."""
         for a in self.addresses:
-            if a.startswith("127.0.0.1:"):
+            if a.startswith("127.0.0.1:") or a.startswith("0.0.0.0:"):
                 return int(a.rsplit(":", 1)[1])
-        raise RuntimeError("no TCP listener")
+        raise RuntimeError("no IPv4 TCP listener")
+
+    def log_text(self):
+        """Everything rld wrote to stderr so far."""
+        with self._lock:
+            return "".join(self.lines)
 
     def log_events(self, name=None):
         with self._lock:
             lines = list(self.lines)
-        events = []
-        for line in lines:
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if name is None or e.get("event") == name:
-                events.append(e)
-        return events
+        return json_events(lines, name)
 
     def wait_for_event(self, name, timeout=5, count=1):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.log_events(name)) >= count:
-                return self.log_events(name)
-            time.sleep(0.02)
-        raise AssertionError(f"no {name!r} event in:\n" + "".join(self.lines))
+        if wait_until(lambda: len(self.log_events(name)) >= count, timeout, interval=0.02):
+            return self.log_events(name)
+        raise AssertionError(f"no {name!r} event in:\n" + self.log_text())
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -196,26 +353,12 @@ class Rld:
 
     def raw(self, data, via="tcp", read_timeout=2.0, shutdown=False):
         """Sends raw bytes, returns everything read until the server closes or the timeout."""
-        if via == "unix":
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(self.socket_path)
-        else:
-            s = socket.create_connection(("127.0.0.1", self.port))
-        s.settimeout(read_timeout)
+        s = connect(self, via, timeout=read_timeout)
         try:
             s.sendall(data)
             if shutdown:
                 s.shutdown(socket.SHUT_WR)
-            chunks = []
-            while True:
-                try:
-                    chunk = s.recv(65536)
-                except socket.timeout:
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return read_until_closed(s, read_timeout)[0]
         finally:
             s.close()
 

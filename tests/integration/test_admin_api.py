@@ -7,12 +7,10 @@ import time
 
 import pytest
 
-from helpers_decisions import (ADMIN_KEY, KEYS, PLACEHOLDER_ADMIN_KEY, all_log_text,
-                               avoid_window_edge, create_user_with_key, decide, error_of,
-                               is_valid_generated_key, make_custom, metric, parse_metrics,
-                               put_tier, raw_request, wait_until)
-
-assert make_custom  # fixture, imported for pytest
+from helpers_decisions import (PLACEHOLDER_ADMIN_KEY, avoid_window_edge, create_user_with_key,
+                               decide, error_of, is_valid_generated_key, put_tier, statuses)
+from raw_http import raw_request
+from rld_harness import ADMIN_KEY, KEYS, metric, parse_metrics, wait_until
 
 FREE = KEYS["free"]
 TIERS = {
@@ -29,13 +27,6 @@ TIERS = {
 def parse_time(text):
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=datetime.timezone.utc).timestamp()
-
-
-def statuses(rld, key, n):
-    conn = rld.connection()
-    out = [rld.get("/test", key=key, conn=conn).status for _ in range(n)]
-    conn.close()
-    return out
 
 
 # ---------------------------------------------------------------------------------- auth --
@@ -115,8 +106,9 @@ def test_placeholder_key_is_accepted_on_loopback_and_unix_listeners(make_rld):
     assert rld.log_events("admin_api_disabled") == []
 
 
-def test_placeholder_key_is_refused_with_a_non_loopback_listener(make_custom):
-    rld = make_custom(admin_key=PLACEHOLDER_ADMIN_KEY, listen=["0.0.0.0:0", "unix:{sock}"])
+def test_placeholder_key_is_refused_with_a_non_loopback_listener(make_rld):
+    rld = make_rld(admin_key=PLACEHOLDER_ADMIN_KEY,
+                   settings={"server": {"listen": ["0.0.0.0:0", "unix:{sock}"]}})
     events = rld.log_events("admin_api_disabled")
     assert len(events) == 1 and events[0]["level"] == "warn", rld.lines
     assert "placeholder" in events[0]["reason"], events
@@ -126,8 +118,8 @@ def test_placeholder_key_is_refused_with_a_non_loopback_listener(make_custom):
         assert rld.get("/test", key=FREE, via=via).status == 200
 
 
-def test_real_key_works_with_a_non_loopback_listener(make_custom):
-    rld = make_custom(listen=["0.0.0.0:0", "unix:{sock}"])
+def test_real_key_works_with_a_non_loopback_listener(make_rld):
+    rld = make_rld(settings={"server": {"listen": ["0.0.0.0:0", "unix:{sock}"]}})
     assert rld.admin("GET", "/admin/health").status == 200
     assert rld.log_events("admin_api_disabled") == []
 
@@ -362,7 +354,7 @@ def test_issue_use_list_and_revoke_keys(rld):
     assert rld.admin("DELETE", f"/admin/keys/{key_id}").status == 404
     assert [k["key_id"] for k in rld.admin("GET", "/admin/users/keyholder").json()["keys"]] == \
         [second.json()["key_id"]]
-    assert key not in all_log_text(rld) and second.json()["api_key"] not in all_log_text(rld)
+    assert key not in rld.log_text() and second.json()["api_key"] not in rld.log_text()
 
 
 def test_key_errors(rld):

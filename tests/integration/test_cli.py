@@ -6,17 +6,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
-import threading
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from helpers_decisions import (KEYS, ROOT, clean_env, json_events, raw_request, run_rld,
-                               short_tempdir)
-from rld_harness import rld_binary
+from raw_http import raw_request
+from rld_harness import (KEYS, RLD_ENV_VARS, ROOT, connect, json_events, read_until_closed,
+                         run_rld)
 
 DEMO_CONFIG = ROOT / "config" / "rld.toml"
 FLAGS = ["--config", "--listen", "--store", "--redis", "--tiers", "--workers", "--admin-key",
@@ -40,41 +38,10 @@ def tier_file(dirpath, name="tiers.json", tier="envtier", burst=3, key="env_tier
 
 @pytest.fixture
 def short_dir():
-    d = short_tempdir()
+    # Unix socket paths are limited to ~108 bytes: keep them short.
+    d = tempfile.mkdtemp(prefix="rld-t-", dir="/tmp")
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-def start_bare(args, cwd, env=None, timeout=10):
-    """Starts rld without --config; returns (proc, events, lines) once it is ready or exited."""
-    proc = subprocess.Popen([rld_binary(), *args], cwd=cwd, env=clean_env(env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines, ready = [], threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if '"event":"ready"' in line.replace(" ", ""):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(timeout):
-        proc.kill()
-        proc.wait()
-        raise AssertionError("rld did not start:\n" + "".join(lines))
-    return proc, lines
-
-
-def stop(proc, timeout=10):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
 
 
 # ------------------------------------------------------------------------ version, help --
@@ -90,8 +57,7 @@ def test_help_lists_every_contract_flag():
     assert r.returncode == 0, r
     for flag in FLAGS:
         assert re.search(rf"(^|[\s,]){re.escape(flag)}\b", r.stdout), f"{flag} missing:\n{r.stdout}"
-    for var in ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TIMEOUT",
-                "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY"):
+    for var in RLD_ENV_VARS:
         assert var in r.stdout, var
 
 
@@ -263,27 +229,17 @@ def test_missing_default_tier_file_is_fine(tmp_path):
     assert r.stderr == "", r.stderr
 
 
-def test_missing_default_tier_file_does_not_stop_the_daemon(tmp_path):
-    proc, lines = start_bare(["--listen", "127.0.0.1:0"], cwd=str(tmp_path))
-    try:
-        assert proc.poll() is None, "".join(lines)
-        events = json_events("".join(lines))
-        assert [e["event"] for e in events if e["event"] == "ready"] == ["ready"], lines
-        port = int([e["address"] for e in events if e["event"] == "listening"][0]
-                   .rsplit(":", 1)[1])
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        s.settimeout(5)
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        assert data.startswith(b"HTTP/1.1 200"), data
-    finally:
-        assert stop(proc) == 0, "".join(lines)
+def test_missing_default_tier_file_does_not_stop_the_daemon(make_rld, tmp_path):
+    r = make_rld(write_config=False, args=["--listen", "127.0.0.1:0"], cwd=str(tmp_path))
+    assert r.proc.poll() is None, r.log_text()
+    assert [e["event"] for e in r.log_events("ready")] == ["ready"], r.lines
+    s = connect(r, timeout=5)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, closed = read_until_closed(s, 5)
+    s.close()
+    assert closed, data
+    assert data.startswith(b"HTTP/1.1 200"), data
+    assert r.stop() == 0, r.log_text()
 
 
 def test_named_missing_config_file_is_refused(tmp_path):
@@ -365,7 +321,7 @@ def test_admin_key_environment_and_flag_precedence(make_rld):
     r = make_rld(env={"ADMIN_API_KEY": env_key}, args=["--admin-key", flag_key])
     assert r.request("GET", "/admin/health", headers={"X-Admin-Key": flag_key}).status == 200
     assert raw_request(r, "GET", "/admin/health", headers={"X-Admin-Key": env_key}).status == 401
-    assert env_key not in "".join(r.lines) and flag_key not in "".join(r.lines)
+    assert env_key not in r.log_text() and flag_key not in r.log_text()
 
 
 def test_tier_file_environment_and_flag_precedence(make_rld, short_dir):

@@ -7,11 +7,9 @@ import time
 
 import pytest
 
-from helpers_decisions import (KEYS, REQUEST_ID, all_log_text, avoid_window_edge,
-                               create_user_with_key, decide, error_of, make_custom, metric,
-                               parse_metrics, rate_headers, rl_key, xff)
-
-assert make_custom  # fixture, imported for pytest
+from helpers_decisions import (REQUEST_ID, avoid_window_edge, create_user_with_key, decide,
+                               error_of, rate_headers, rl_key, xff)
+from rld_harness import KEYS, metric, parse_metrics
 
 FREE = KEYS["free"]
 WINDOW = 60
@@ -113,7 +111,7 @@ def test_client_request_id_is_echoed_when_sane_and_replaced_otherwise(rld):
 
 
 def test_ietf_headers_can_be_turned_off(make_rld):
-    rld = make_rld(toml_extra="[http]\nietf_headers = false\n")
+    rld = make_rld(settings={"http": {"ietf_headers": False}})
     avoid_window_edge()
     conn = rld.connection()
     for i in range(20):
@@ -232,7 +230,7 @@ def test_repeated_invalid_keys_block_the_client_and_admin_can_unblock(rld):
         assert rld.get("/test", headers={"X-API-Key": "x"}).status == 401, i
     assert rld.get("/test", headers={"X-API-Key": "x"}).status == 429
 
-    log = all_log_text(rld)
+    log = rld.log_text()
     for secret in list(KEYS.values()) + ["not_a_real_key_1", "not_a_real_key_2",
                                          "not_a_real_key_3", rl_key("D" * 32, False)]:
         assert secret not in log, f"API key {secret!r} leaked into the log"
@@ -285,9 +283,9 @@ def test_ipv6_clients_are_blocked_per_64(rld):
     assert rld.get("/test", headers=xff("2001:db8:1:2::1", FREE), via="unix").status == 200
 
 
-def test_security_settings_are_honoured(make_custom):
-    rld = make_custom(security={"max_invalid_attempts": 3, "block_seconds": 2,
-                                "invalid_window_seconds": 1})
+def test_security_settings_are_honoured(make_rld):
+    rld = make_rld(settings={"security": {"max_invalid_attempts": 3, "block_seconds": 2,
+                                          "invalid_window_seconds": 1}})
     h = xff("203.0.113.5", "wrong_key_value")
     # Attempts older than invalid_window_seconds are forgotten.
     for _ in range(3):
@@ -566,7 +564,7 @@ def test_debug_level_logs_one_decision_event_per_decision(make_rld):
     assert got[2][2:] == ("unknown_key", 401) and not got[2][0], got
     assert got[3] == ("demo_free_user", "free", "allowed", 200), got
     assert all(e["level"] == "debug" for e in events)
-    log = all_log_text(rld)
+    log = rld.log_text()
     for secret in list(KEYS.values()) + ["unknown_but_well_formed"]:
         assert secret not in log, f"API key {secret!r} leaked into the debug log"
 

@@ -3,24 +3,20 @@ abrupt resets leaking nothing, SIGTERM drain, SIGHUP reload (good and bad files)
 connection cap, the Unix socket file (mode, stale file, second instance), /health and /ready."""
 import json
 import os
-import select
 import signal
 import socket
 import stat
 import struct
-import subprocess
 import time
 
 import pytest
 
-from raw_http import (HEX32, ResponseReader, assert_error, connect, custom_rld,  # noqa: F401
-                      exchange, fd_count, is_closed, module_rld, parse_all, parse_metrics,
-                      read_until_closed, request_bytes, wait_until)
-from rld_harness import DEFAULT_TIERS, rld_binary
+from raw_http import (HEALTH_BODY, HEX32, ResponseReader, assert_error, exchange, fd_count,
+                      is_closed, parse_all, request_bytes)
+from rld_harness import (DEFAULT_TIERS, KEYS, connect, json_events, metric, parse_metrics,
+                         read_until_closed, run_rld, wait_until)
 
-FREE = "demo_free_key_123"
-PRO = "demo_pro_key_789"
-HEALTH_BODY = '{"status":"ok"}'
+FREE, PRO = KEYS["free"], KEYS["pro"]
 
 
 # -- /health and /ready -------------------------------------------------------------------------
@@ -35,34 +31,13 @@ def test_health_and_ready(rld, via):
 
 
 # -- timeouts -----------------------------------------------------------------------------------
-TIMEOUTS = "[http]\nheader_timeout_ms = 300\nrequest_timeout_ms = 600\nidle_timeout_ms = 800\n"
+TIMEOUTS = {"header_timeout_ms": 300, "request_timeout_ms": 600, "idle_timeout_ms": 800}
 SWEEP = 0.25  # rld checks timeouts every 250 ms
 
 
 @pytest.fixture(scope="module")
-def timed():
-    yield from module_rld(toml_extra=TIMEOUTS)
-
-
-def answered_after(rld, data, via="tcp", timeout=3.0, trickle=None):
-    """Sends `data` (then `trickle` one byte every 100 ms), returns (responses, closed, secs)."""
-    s = connect(rld, via)
-    try:
-        t0 = time.monotonic()
-        s.sendall(data)
-        if trickle:
-            for i in range(len(trickle)):
-                ready, _, _ = select.select([s], [], [], 0.1)
-                if ready:
-                    break
-                try:
-                    s.send(trickle[i:i + 1])
-                except OSError:
-                    break
-        raw, closed = read_until_closed(s, timeout - (time.monotonic() - t0))
-        return parse_all(raw), closed, time.monotonic() - t0
-    finally:
-        s.close()
+def timed(make_module_rld):
+    return make_module_rld(settings={"http": TIMEOUTS})
 
 
 def assert_timed_out(resps, closed):
@@ -76,7 +51,7 @@ def assert_timed_out(resps, closed):
 @pytest.mark.parametrize("via", ["tcp", "unix"])
 def test_half_a_request_line_gets_408_at_the_header_timeout(timed, via):
     before = timed.metric("rl_http_timeouts_total")
-    resps, closed, secs = answered_after(timed, b"GET /hea", via)
+    resps, closed, secs = exchange(timed, b"GET /hea", via)
     assert_timed_out(resps, closed)
     assert 0.3 <= secs < 0.3 + SWEEP + 0.45, secs
     assert timed.metric("rl_http_timeouts_total") == before + 1
@@ -84,7 +59,7 @@ def test_half_a_request_line_gets_408_at_the_header_timeout(timed, via):
 
 def test_headers_trickled_byte_by_byte_still_time_out(timed):
     """Slowloris: activity does not extend the header deadline, which runs from the first byte."""
-    resps, closed, secs = answered_after(
+    resps, closed, secs = exchange(
         timed, b"GET /health HTTP/1.1\r\n", trickle=b"X-Slow: " + b"s" * 40)
     assert_timed_out(resps, closed)
     assert 0.3 <= secs < 0.3 + SWEEP + 0.45, secs
@@ -92,7 +67,7 @@ def test_headers_trickled_byte_by_byte_still_time_out(timed):
 
 def test_slow_body_gets_408_at_the_request_timeout(timed):
     head = request_bytes("POST", "/v1/decide", [("Content-Length", "40")])
-    resps, closed, secs = answered_after(timed, head + b"{", trickle=b'"api_key"')
+    resps, closed, secs = exchange(timed, head + b"{", trickle=b'"api_key"')
     assert_timed_out(resps, closed)
     assert 0.6 <= secs < 0.6 + SWEEP + 0.45, secs
 
@@ -312,8 +287,8 @@ def test_sigterm_with_only_idle_connections_exits_at_once(rld):
         s.close()
 
 
-def test_sigterm_drain_timeout_closes_a_stuck_request(custom_rld):
-    rld = custom_rld(server={"drain_timeout_ms": "500"})
+def test_sigterm_drain_timeout_closes_a_stuck_request(make_rld):
+    rld = make_rld(settings={"server": {"drain_timeout_ms": 500}})
     stuck = connect(rld)
     stuck.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")
     time.sleep(0.05)
@@ -452,8 +427,8 @@ def test_sighup_keeps_listeners_that_need_a_restart(make_rld):
 
 
 # -- connection cap -----------------------------------------------------------------------------
-def test_connections_beyond_max_connections_are_closed_at_once(custom_rld):
-    rld = custom_rld(server={"max_connections": "3"})
+def test_connections_beyond_max_connections_are_closed_at_once(make_rld):
+    rld = make_rld(settings={"server": {"max_connections": 3}})
     held = [connect(rld, via) for via in ("tcp", "unix", "tcp")]
     readers = [ResponseReader(s) for s in held]
     for s, reader in zip(held, readers):
@@ -472,8 +447,8 @@ def test_connections_beyond_max_connections_are_closed_at_once(custom_rld):
         assert time.monotonic() - t0 < 0.5
     held[0].sendall(request_bytes("GET", "/metrics"))
     m = parse_metrics(readers[0].read().body)
-    assert m["rl_http_connections_rejected_total"] == 2
-    assert m["rl_http_connections_open"] == 3
+    assert metric(m, "rl_http_connections_rejected_total") == 2
+    assert metric(m, "rl_http_connections_open") == 3
     # A freed slot is usable again.
     held[2].close()
     assert wait_until(lambda: health_over_new_connection(rld), timeout=3)
@@ -496,14 +471,14 @@ def test_unix_socket_mode_defaults_to_0660(rld):
     assert stat.S_IMODE(st.st_mode) == 0o660
 
 
-def test_unix_socket_mode_is_configurable(custom_rld):
-    rld = custom_rld(server={"unix_socket_mode": '"0600"'})
+def test_unix_socket_mode_is_configurable(make_rld):
+    rld = make_rld(settings={"server": {"unix_socket_mode": "0600"}})
     assert stat.S_IMODE(os.stat(rld.socket_path).st_mode) == 0o600
     assert rld.get("/health", via="unix").status == 200
 
 
-def test_stale_socket_file_is_replaced_at_start(custom_rld):
-    rld = custom_rld(start=False)
+def test_stale_socket_file_is_replaced_at_start(make_rld):
+    rld = make_rld(start=False)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(rld.socket_path)  # a socket file nobody listens on any more
     stale.close()
@@ -520,15 +495,8 @@ def test_stale_socket_file_is_replaced_at_start(custom_rld):
 def run_second(rld_config_text, tmpdir):
     config = tmpdir / "second.toml"
     config.write_text(rld_config_text)
-    p = subprocess.run([rld_binary(), "--config", str(config)], capture_output=True, text=True,
-                       timeout=10)
-    events = []
-    for line in p.stderr.splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            pass
-    return p.returncode, events
+    p = run_rld("--config", str(config), timeout=10)
+    return p.returncode, json_events(p.stderr)
 
 
 def test_second_rld_on_the_same_socket_refuses_to_start(rld, tmp_path):
@@ -543,8 +511,8 @@ def test_second_rld_on_the_same_socket_refuses_to_start(rld, tmp_path):
     assert rld.get("/health").status == 200
 
 
-def test_a_regular_file_at_the_socket_path_is_left_alone(custom_rld, tmp_path):
-    rld = custom_rld(start=False)
+def test_a_regular_file_at_the_socket_path_is_left_alone(make_rld, tmp_path):
+    rld = make_rld(start=False)
     with open(rld.socket_path, "w") as f:
         f.write("precious")
     code, events = run_second(rld.config_path.read_text(), tmp_path)

@@ -7,13 +7,10 @@ import time
 
 import pytest
 
-from raw_http import (HEX32, ResponseReader, assert_error, connect, exchange,
-                      module_rld, request_bytes)
+from raw_http import HEALTH_BODY, HEX32, ResponseReader, assert_error, exchange, request_bytes
+from rld_harness import KEYS, connect
 
-
-FREE = "demo_free_key_123"
-PRO = "demo_pro_key_789"
-HEALTH_BODY = '{"status":"ok"}'
+FREE, PRO = KEYS["free"], KEYS["pro"]
 
 
 def decisions(rld):
@@ -144,13 +141,13 @@ def test_pipelined_requests_sent_byte_by_byte_are_answered_in_order(rld, via):
 
 
 # -- protocol errors: JSON envelope, status, close ------------------------------------------
-LIMITS = ("[http]\nmax_header_bytes = 1024\nmax_headers = 10\nmax_url_bytes = 256\n"
-          "max_body_bytes = 100\n")
+LIMITS = {"max_header_bytes": 1024, "max_headers": 10, "max_url_bytes": 256,
+          "max_body_bytes": 100}
 
 
 @pytest.fixture(scope="module")
-def limited():
-    yield from module_rld(toml_extra=LIMITS)
+def limited(make_module_rld):
+    return make_module_rld(settings={"http": LIMITS})
 
 
 def H(*headers, host="a.test"):
@@ -530,7 +527,7 @@ def test_check_invalid_deny_status_is_400(rld, query):
 
 @pytest.mark.parametrize("header", ["X-Original-URI", "X-Forwarded-Uri"])
 def test_check_excluded_original_paths_pass_without_consuming(make_rld, header):
-    rld = make_rld(toml_extra='[http]\nexcluded_paths = ["/health", "/static/*"]\n')
+    rld = make_rld(settings={"http": {"excluded_paths": ["/health", "/static/*"]}})
     before = decisions(rld)
     for uri in ("/health", "/health?probe=1", "/static/app.css", "/static/a/b.js?v=2"):
         r = check(rld, None, headers=[(header, uri)])  # no key needed
@@ -605,7 +602,7 @@ def test_tcp_peer_not_in_trusted_proxies_cannot_choose_its_ip(rld):
 
 
 def test_trusted_proxy_x_forwarded_for_is_read_right_to_left(make_rld):
-    rld = make_rld(toml_extra='[http]\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/8"]\n')
+    rld = make_rld(settings={"http": {"trusted_proxies": ["127.0.0.1", "10.0.0.0/8"]}})
     # The left-most entries are client-controlled and change every time; the right-most
     # untrusted hop (198.51.100.9, after skipping the trusted 10.1.2.3) is the client.
     got = [missing_key_from(rld, f"6.6.6.{i}, 198.51.100.9, 10.1.2.3", "tcp", 1)[0]

@@ -2,15 +2,8 @@
 socket: NORMAL free 20 then 429, pro 150 then 429; DEGRADED free 2, pro 100, enterprise 1000."""
 import pytest
 
-KEYS = {"free": "demo_free_key_123", "pro": "demo_pro_key_789",
-        "enterprise": "demo_enterprise_key_abc"}
-
-
-def statuses(rld, key, n, via):
-    conn = rld.connection(via)
-    out = [rld.get("/test", key=key, via=via, conn=conn).status for _ in range(n)]
-    conn.close()
-    return out
+from helpers_decisions import statuses
+from rld_harness import KEYS
 
 
 @pytest.mark.parametrize("via", ["tcp", "unix"])
