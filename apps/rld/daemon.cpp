@@ -86,9 +86,9 @@ struct Daemon::Parts {
                      [] { return 1.0; });
     metrics.gauge_fn("rl_store_counters", "Rate counters held by the memory store.", {},
                      [this] { return static_cast<double>(store.counter_count()); });
-    metrics.gauge_fn("rl_store_untracked_clients",
-                     "Clients not tracked: attempt or block table full.", {},
-                     [this] { return static_cast<double>(store.untracked_clients()); });
+    metrics.gauge_fn("rl_store_evicted_clients",
+                     "Clients evicted from a full attempt or block table, since start.", {},
+                     [this] { return static_cast<double>(store.evicted_clients()); });
     decisions.set_settings(service::ServiceSettings::from(c));
   }
 
@@ -224,39 +224,45 @@ void Daemon::finish_shutdown() {
 void Daemon::reload() {
   Parts& p = *parts_;
   log_.info("reload_started", {{"config", startup_.config_path}});
-  auto fresh = config::load_daemon_config(startup_.config_path, startup_.env, startup_.overrides);
-  if (!fresh) {
-    p.reloads_failed.inc();
-    log_.error("reload_failed",
-               {{"error", fresh.error().message}, {"kept", "running configuration"}});
-    return;
+  core::Status s;
+  try {  // nothing may escape the signal callback; a failed reload keeps what runs
+    s = apply_reload();
+  } catch (const std::exception& e) {
+    s = core::make_error(core::Errc::internal, e.what());
   }
-  auto tiers = load_tiers(*fresh);
-  if (!tiers) {
-    p.reloads_failed.inc();
-    log_.error("reload_failed",
-               {{"error", tiers.error().message}, {"kept", "running configuration"}});
-    return;
-  }
-  if (auto s = p.directory.load(*tiers); !s) {
+  if (s) {
+    p.reloads_ok.inc();
+  } else {
     p.reloads_failed.inc();
     log_.error("reload_failed", {{"error", s.error().message}, {"kept", "running configuration"}});
-    return;
   }
+}
+
+core::Status Daemon::apply_reload() {
+  Parts& p = *parts_;
+  auto fresh = config::load_daemon_config(startup_.config_path, startup_.env, startup_.overrides);
+  if (!fresh) return fresh.error();
+  auto tiers = load_tiers(*fresh);
+  if (!tiers) return tiers.error();
+  if (auto loaded = p.directory.load(*tiers); !loaded) return loaded.error();
   if (const std::string changed = restart_only_changes(config_, *fresh); !changed.empty()) {
     log_.warn("restart_required",
               {{"keys", changed}, {"note", "these keys keep their running values"}});
     keep_restart_only(config_, *fresh);
   }
-  p.decisions.set_settings(service::ServiceSettings::from(*fresh));
+  auto settings = service::ServiceSettings::from(*fresh);
+  if (!settings->admin_disabled_reason.empty()) {
+    log_.warn("admin_api_disabled", {{"reason", settings->admin_disabled_reason}});
+  }
+  p.decisions.set_settings(std::move(settings));
   p.server.set_options(server_options(*fresh));
   p.health.set_cache(fresh->health.cache);
   log_.set_level(fresh->log.level);
   config_ = std::move(*fresh);
-  p.reloads_ok.inc();
   log_.info("config_reloaded", {{"tiers", static_cast<std::int64_t>(tiers->tiers.size())},
                                 {"users", static_cast<std::int64_t>(tiers->users.size())},
                                 {"keys", static_cast<std::int64_t>(tiers->keys.size())}});
+  return {};
 }
 
 }  // namespace rl::rld

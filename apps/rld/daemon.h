@@ -35,6 +35,7 @@ class Daemon {
   struct Parts;
   static void on_signal(uv_signal_t* handle, int signum);
   void reload();
+  core::Status apply_reload();  // all or nothing
   void begin_shutdown(int signum);
   void finish_shutdown();
   std::string not_ready() const;

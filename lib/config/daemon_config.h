@@ -16,6 +16,9 @@
 namespace rl::config {
 
 enum class StoreKind { memory, redis };
+// Where a trusted peer's client address comes from: X-Forwarded-For (right to left) or else
+// X-Real-IP ("auto", DESIGN.md §3), or only the one header the proxy in front always sets.
+enum class ClientIpHeader { automatic, x_forwarded_for, x_real_ip };
 enum class FailurePolicy { local, allow, deny };
 
 std::string_view to_string(StoreKind kind);
@@ -40,6 +43,10 @@ struct HttpConfig {
   core::Millis idle_timeout{60000};     // keep-alive connection with no request in progress
   bool trust_unix_socket = true;
   std::vector<security::Cidr> trusted_proxies;
+  ClientIpHeader client_ip_header = ClientIpHeader::automatic;
+  // /check: the header a trusted proxy puts the original request path in (nginx:
+  // X-Original-URI; Traefik: X-Forwarded-Uri). Ignored from untrusted peers.
+  std::string original_uri_header = "X-Original-URI";
   bool ietf_headers = true;
   // /check: requests whose original path matches are let through unlimited. "/x" matches
   // exactly, "/x/*" matches the prefix "/x/".

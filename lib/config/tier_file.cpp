@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/internal.h"
+#include "config/tier_json.h"
 #include "security/api_key.h"
 
 namespace rl::config {
@@ -29,7 +31,7 @@ std::string describe_parse_error(const json::parse_error& e) {
 }
 
 std::string shown(const json& value) {
-  std::string text = value.dump();
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return text;
 }
@@ -44,6 +46,9 @@ class TierFileParser {
       root = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/true);
     } catch (const json::parse_error& e) {
       return fail({source_ + ": invalid JSON: " + describe_parse_error(e)});
+    } catch (const json::exception& e) {  // e.g. a number too large to represent (1e400)
+      return fail({source_ + ": invalid JSON: a number cannot be represented (" +
+                   std::to_string(e.id) + ")"});
     }
     if (!root.is_object()) return fail({source_ + ": expected a JSON object at the top level"});
     for (const auto& [key, value] : root.items()) {
@@ -64,11 +69,7 @@ class TierFileParser {
 
  private:
   static core::Error fail(const std::vector<std::string>& problems) {
-    std::string message;
-    for (const auto& p : problems)
-      message += p + "\n";
-    if (!message.empty()) message.pop_back();
-    return core::make_error(core::Errc::invalid_argument, std::move(message));
+    return problems_error(problems);
   }
 
   void problem(const std::string& path, const std::string& expected) {
@@ -78,75 +79,15 @@ class TierFileParser {
     problems_.push_back(source_ + ": " + path + ": expected " + expected + ", got " + shown(got));
   }
 
-  bool read_count(const json& tier, const std::string& path, const char* field, std::int64_t& out) {
-    if (!tier.contains(field)) {
-      problem(path + "." + field, "a non-negative integer (missing)");
-      return false;
-    }
-    const json& v = tier.at(field);
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 0) {
-      problem(path + "." + field, "a non-negative integer", v);
-      return false;
-    }
-    out = v.get<std::int64_t>();
-    return true;
-  }
-
   void read_tier(const std::string& name, const json& value) {
-    const std::string path = "tiers." + name;
-    if (!value.is_object()) return problem(path, "an object", value);
     policy::Tier tier;
     tier.name = name;
-    bool ok = read_count(value, path, "base_limit", tier.base_limit);
-    ok = read_count(value, path, "burst_limit", tier.burst_limit) && ok;
-    ok = read_count(value, path, "degraded_limit", tier.degraded_limit) && ok;
-    const bool has_seconds = value.contains("window_seconds");
-    const bool has_minutes = value.contains("window_minutes");
-    if (has_seconds && has_minutes) {
-      problem(path, "either window_seconds or window_minutes, not both");
-      ok = false;
-    } else if (has_seconds || has_minutes) {
-      const char* field = has_seconds ? "window_seconds" : "window_minutes";
-      const json& v = value.at(field);
-      if (!v.is_number_integer() || v.get<std::int64_t>() < 1 ||
-          v.get<std::int64_t>() > 366LL * 86400) {
-        problem(path + "." + field, "a whole number >= 1", v);
-        ok = false;
-      } else {
-        tier.window = core::Seconds{v.get<std::int64_t>() * (has_minutes ? 60 : 1)};
-      }
+    const auto problems = read_tier_fields(value, tier);
+    for (const auto& p : problems) {
+      problems_.push_back(source_ + ": tiers." + name + (p.field.empty() ? "" : ".") + p.field +
+                          ": " + p.message);
     }
-    if (value.contains("algorithm")) {
-      const json& v = value.at("algorithm");
-      const auto algorithm =
-          v.is_string() ? limiter::parse_algorithm(v.get<std::string>()) : std::nullopt;
-      if (!algorithm) {
-        problem(path + ".algorithm", "\"sliding_window\", \"fixed_window\" or \"token_bucket\"", v);
-        ok = false;
-      } else {
-        tier.algorithm = *algorithm;
-      }
-    }
-    if (value.contains("shadow")) {
-      const json& v = value.at("shadow");
-      if (!v.is_boolean()) {
-        problem(path + ".shadow", "true or false", v);
-        ok = false;
-      } else {
-        tier.shadow = v.get<bool>();
-      }
-    }
-    for (const auto& [field, unused] : value.items()) {
-      static const std::set<std::string> kKnown = {
-          "base_limit",     "burst_limit", "degraded_limit", "window_seconds",
-          "window_minutes", "algorithm",   "shadow"};
-      if (!kKnown.contains(field)) problem(path + "." + field, "a known tier field (unknown key)");
-    }
-    if (!ok) return;
-    for (const auto& p : policy::validate(tier)) {
-      problems_.push_back(source_ + ": " + path + "." + p.field + ": " + p.message);
-    }
-    out_.tiers.push_back(std::move(tier));
+    if (problems.empty()) out_.tiers.push_back(std::move(tier));
   }
 
   void read_tiers(const json& tiers) {

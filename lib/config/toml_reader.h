@@ -36,6 +36,22 @@ class TomlReader {
   void string(std::string_view key, std::string& out, bool secret = false);
   void string_list(std::string_view key, std::vector<std::string>& out);
   void millis(std::string_view key, core::Millis& out, std::int64_t min, std::int64_t max);
+  // A string that must be one of `options`' names; `expected` says which, for the message.
+  template <class E>
+  void choice(std::string_view key, E& out,
+              std::initializer_list<std::pair<std::string_view, E>> options,
+              std::string_view expected) {
+    std::string text;
+    string(key, text);
+    if (!has(key) || !table_.get(key)->is_string()) return;
+    for (const auto& [name, value] : options) {
+      if (text == name) {
+        out = value;
+        return;
+      }
+    }
+    problem(key, expected);
+  }
   void seconds(std::string_view key, core::Seconds& out, std::int64_t min, std::int64_t max);
 
   // Reports a value that has the right type but is wrong for another reason.

@@ -8,19 +8,28 @@
 namespace rl::http {
 namespace {
 
-constexpr std::size_t kReadBufferSize = 64 * 1024;
-constexpr std::size_t kMaxBufferedOutput = 1024 * 1024;  // stop reading a client that won't read
 constexpr std::uint64_t kLingerMs = 2000;
+constexpr std::size_t kKeepCapacity = 64 * 1024;  // larger idle buffers are given back
+
+void shrink(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kKeepCapacity) std::string().swap(buffer);
+}
 
 }  // namespace
 
 void Exchange::done() {
-  connection_->finish_or_defer();
+  if (writer_) connection_->finish_or_defer();
 }
 
 Connection::Connection(Server& server, bool unix_socket)
     : server_(server), unix_socket_(unix_socket), parser_(server.options_.limits) {
   exchange_.connection_ = this;
+}
+
+Connection::~Connection() {
+  out_.clear();
+  writing_.clear();
+  account();
 }
 
 bool Connection::init(uv_loop_t* loop) {
@@ -31,21 +40,32 @@ bool Connection::init(uv_loop_t* loop) {
 }
 
 void Connection::start(const Peer& peer) {
-  peer_ = peer;
   parser_.set_peer(peer);
   if (!unix_socket_) uv_tcp_nodelay(&handle_.tcp, 1);
   last_activity_ms_ = uv_now(server_.loop_);
   update_reading();
 }
 
+bool Connection::over_budget() const {
+  return out_.size() + writing_.size() >= kMaxBufferedOutput ||
+         server_.buffered_output_ >= server_.options_.max_buffered_output;
+}
+
 bool Connection::idle() const {
-  return !exchange_pending_ && !parser_.in_request() && !write_in_flight_ && out_.empty();
+  return !exchange_pending() && !parser_.in_request() && !writing() && out_.empty() &&
+         pending_.empty();
+}
+
+void Connection::account() {
+  const std::size_t now = out_.size() + writing_.size();
+  server_.buffered_output_ = server_.buffered_output_ + now - accounted_;
+  accounted_ = now;
 }
 
 void Connection::update_reading() {
-  if (handle_closed_) return;
-  const bool want = (phase_ == Phase::open && !exchange_pending_ && !peer_eof_ &&
-                     out_.size() + writing_.size() < kMaxBufferedOutput) ||
+  if (phase_ == Phase::closed) return;
+  const bool want = (phase_ == Phase::open && !exchange_pending() && !peer_eof_ &&
+                     pending_.empty() && !over_budget()) ||
                     (phase_ == Phase::shutting_down && !peer_eof_);
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
@@ -59,7 +79,7 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(handle->data);
   // One buffer per server: read_cb consumes it before libuv reads for anyone else.
   buf->base = c->server_.read_buffer_.get();
-  buf->len = kReadBufferSize;
+  buf->len = Server::kReadBufferSize;
 }
 
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -69,30 +89,28 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     if (c->phase_ == Phase::open) c->process(buf->base, static_cast<std::size_t>(nread));
     return;  // after we answered for the last time, whatever the client sends is discarded
   }
-  if (nread == 0) return;
-  if (nread != UV_EOF) {
+  if (nread == UV_EOF) {
+    c->on_eof();
+  } else if (nread < 0) {
     c->close();
-    return;
   }
-  c->peer_eof_ = true;
-  c->update_reading();
-  if (c->phase_ == Phase::open && !c->exchange_pending_ && c->parser_.in_request()) {
-    const auto step = c->parser_.finish();  // a request that ends at EOF (HTTP/1.0 style)
-    if (step.state != RequestParser::State::request) {
-      c->close();  // cut off mid-request: nobody is left to answer
-      return;
-    }
-    c->dispatch();
+}
+
+void Connection::on_eof() {
+  peer_eof_ = true;
+  update_reading();
+  if (phase_ == Phase::shutting_down) return close();
+  if (phase_ == Phase::open && !exchange_pending() && pending_.empty() && parser_.in_request()) {
+    const auto step = parser_.finish();  // a request that ends at EOF (HTTP/1.0 style)
+    if (step.state != RequestParser::State::request) return close();  // cut off mid-request
+    dispatch();
   }
-  if (c->phase_ == Phase::shutting_down) {
-    c->close();
-    return;
-  }
-  c->flush();
+  flush();
 }
 
 void Connection::process(const char* data, std::size_t len) {
   while (len > 0 && phase_ == Phase::open) {
+    if (over_budget()) break;  // the rest waits in pending_ until the client reads
     if (!parser_.in_request()) request_started_ms_ = uv_now(server_.loop_);
     const auto step = parser_.feed(data, len);
     data += step.consumed;
@@ -104,11 +122,10 @@ void Connection::process(const char* data, std::size_t len) {
       return;
     }
     dispatch();
-    if (exchange_pending_) {
-      pending_.assign(data, len);  // parsed after the answer, in order
-      break;
-    }
+    if (exchange_pending()) break;  // the rest is parsed after the answer, in order
   }
+  if (phase_ == Phase::open && len > 0) pending_.assign(data, len);
+  account();
   update_reading();
   flush();
 }
@@ -121,10 +138,22 @@ void Connection::dispatch() {
   exchange_.request_ = &request;
   exchange_.writer_.emplace(out_, server_.dates_.get(core::to_unix_ms(now) / 1000),
                             request.method == Method::head, keep_alive, request.http_minor == 0);
-  exchange_pending_ = true;
   in_dispatch_ = true;
   completed_in_dispatch_ = false;
-  server_.handler_.handle(exchange_);
+  const std::size_t mark = out_.size();
+  try {
+    server_.handler_.handle(exchange_);
+  } catch (const std::exception& e) {
+    // No exception may leave a libuv callback. Handlers do their fallible work before they
+    // hand the exchange to anything asynchronous, so nothing else refers to it now.
+    in_dispatch_ = false;
+    server_.log_.error("request_failed", {{"error", e.what()}});
+    out_.resize(mark);
+    exchange_.writer_.reset();
+    exchange_.request_ = nullptr;
+    respond_error(500, "internal error");
+    return;
+  }
   in_dispatch_ = false;
   if (completed_in_dispatch_) finish_exchange();
 }
@@ -135,17 +164,17 @@ void Connection::finish_or_defer() {
     return;
   }
   finish_exchange();
-  if (handle_closed_) {
-    if (!handle_open_) delete this;  // the client left while we were deciding
+  if (phase_ == Phase::closed) {
+    maybe_retire();  // the client left while we were deciding
     return;
   }
-  if (phase_ == Phase::open) resume();
+  resume();
+  account();
   update_reading();
   flush();
 }
 
 void Connection::finish_exchange() {
-  exchange_pending_ = false;
   const bool keep_alive = exchange_.writer_->keep_alive();
   exchange_.writer_.reset();
   exchange_.request_ = nullptr;
@@ -155,11 +184,15 @@ void Connection::finish_exchange() {
 }
 
 void Connection::resume() {
-  if (pending_.empty()) return;
-  scratch_.swap(pending_);
-  pending_.clear();
-  process(scratch_.data(), scratch_.size());
-  scratch_.clear();
+  if (phase_ != Phase::open || exchange_pending() || over_budget()) return;
+  if (!pending_.empty()) {
+    scratch_.swap(pending_);
+    pending_.clear();
+    process(scratch_.data(), scratch_.size());
+    scratch_.clear();
+  }
+  // An EOF that arrived while a request was in progress is acted on now.
+  if (peer_eof_ && phase_ == Phase::open && pending_.empty() && !exchange_pending()) on_eof();
 }
 
 void Connection::respond_error(int status, std::string_view reason) {
@@ -167,7 +200,9 @@ void Connection::respond_error(int status, std::string_view reason) {
   const auto now = server_.clock_.now();
   ResponseWriter writer(out_, server_.dates_.get(core::to_unix_ms(now) / 1000), false, false);
   server_.handler_.write_error(writer, status, reason);
+  pending_.clear();
   set_phase(Phase::closing_after_flush);
+  account();
   update_reading();
   flush();
 }
@@ -178,7 +213,7 @@ void Connection::set_phase(Phase phase) {
 }
 
 void Connection::flush() {
-  if (write_in_flight_ || handle_closed_) return;
+  if (writing() || phase_ == Phase::closed) return;
   if (out_.empty()) {
     after_flush();
     return;
@@ -190,24 +225,24 @@ void Connection::flush() {
     close();
     return;
   }
-  write_in_flight_ = true;
   write_started_ms_ = uv_now(server_.loop_);
 }
 
 void Connection::on_write(uv_write_t* req, int status) {
   auto* c = static_cast<Connection*>(req->handle->data);
-  c->write_in_flight_ = false;
   c->writing_.clear();
-  if (status < 0) {
-    c->close();
-    return;
-  }
+  shrink(c->writing_);
+  shrink(c->out_);
+  c->account();
+  if (status < 0) return c->close();
+  if (c->phase_ == Phase::closed) return;
+  c->resume();  // requests held back by the output budget
   c->update_reading();
   c->flush();
 }
 
 void Connection::after_flush() {
-  if (exchange_pending_ || handle_closed_) return;
+  if (exchange_pending() || phase_ == Phase::closed || !pending_.empty()) return;
   if (peer_eof_ && !parser_.in_request()) {
     close();  // the client sent everything it will send and has all our answers
     return;
@@ -228,40 +263,50 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 }
 
 void Connection::close() {
-  if (handle_closed_) return;
-  handle_closed_ = true;
+  if (phase_ == Phase::closed) return;
   phase_ = Phase::closed;
+  pending_.clear();
   uv_close(&handle_.handle, on_close);
 }
 
 void Connection::on_close(uv_handle_t* handle) {
   auto* c = static_cast<Connection*>(handle->data);
   c->handle_open_ = false;
-  c->server_.connection_closed(c);
-  if (!c->exchange_pending_) delete c;
+  c->maybe_retire();
+}
+
+void Connection::maybe_retire() {
+  if (handle_open_ || exchange_pending() || retired_) return;
+  retired_ = true;
+  server_.retire(this);
 }
 
 void Connection::drain() {
-  if (handle_closed_) return;
+  if (phase_ == Phase::closed) return;
   if (idle()) {
     close();
-  } else if (!exchange_pending_ && phase_ == Phase::open && !parser_.in_request()) {
+  } else if (!exchange_pending() && phase_ == Phase::open && !parser_.in_request()) {
     set_phase(Phase::closing_after_flush);  // an answer is still being written
   }
 }
 
 void Connection::check_timeouts(std::uint64_t now) {
-  if (handle_closed_) return;
+  if (phase_ == Phase::closed) return;
   const ServerOptions& o = server_.options_;
   if (phase_ == Phase::shutting_down || phase_ == Phase::closing_after_flush) {
-    if (now - phase_since_ms_ > kLingerMs + (write_in_flight_ ? o.idle_timeout_ms : 0)) close();
+    if (now - phase_since_ms_ > kLingerMs + (writing() ? o.idle_timeout_ms : 0)) close();
     return;
   }
-  if (write_in_flight_ && now - write_started_ms_ > o.idle_timeout_ms) {
+  if (writing() && now - write_started_ms_ > o.idle_timeout_ms) {
     close();  // the client stopped reading
     return;
   }
-  if (exchange_pending_) return;  // the store's own deadline bounds this
+  if (exchange_pending()) return;  // the store's own deadline bounds this
+  if (!pending_.empty()) {
+    resume();  // held back by the server-wide output budget, which may have room again
+    update_reading();
+    return;
+  }
   if (parser_.in_request()) {
     const std::uint64_t limit =
         parser_.headers_complete() ? o.request_timeout_ms : o.header_timeout_ms;

@@ -1,6 +1,9 @@
 // Connection: one accepted client socket of a Server. Owns the stream handle, the parser and
 // the output buffers; runs the read → parse → handle → write cycle, one request at a time.
-// Internal to lib/http. Lifetime: deleted once its handle is closed and no Exchange is pending.
+// Output is budgeted: past kMaxBufferedOutput (or the server-wide budget) it stops parsing and
+// reading until the client has taken its answers, so pipelining cannot make rld buffer without
+// bound. Internal to lib/http. Lifetime: handed to the Server for deletion once its handle is
+// closed and no Exchange is pending — never deleted from inside a callback of its own.
 #pragma once
 
 #include <string>
@@ -16,14 +19,17 @@ class Server;
 
 class Connection {
  public:
+  static constexpr std::size_t kMaxBufferedOutput = 256 * 1024;
+
   Connection(Server& server, bool unix_socket);
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   uv_stream_t* stream() { return &handle_.stream; }
   bool init(uv_loop_t* loop);  // initialises the handle (before uv_accept)
   void start(const Peer& peer);
-  // Closes now; a pending exchange still completes into nothing.
+  // Closes now; a pending exchange still completes, into nothing.
   void close();
   // Called by the sweep timer; closes the connection when a timeout has passed.
   void check_timeouts(std::uint64_t now_ms);
@@ -43,16 +49,23 @@ class Connection {
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_close(uv_handle_t* handle);
 
+  void on_eof();
   void process(const char* data, std::size_t len);
   void resume();
   void dispatch();
   void finish_or_defer();  // Exchange::done()
   void finish_exchange();
+  void respond_error(int status, std::string_view reason);
   void set_phase(Phase phase);
   void update_reading();
-  void respond_error(int status, std::string_view reason);
   void flush();
   void after_flush();
+  void account();       // reports this connection's buffered bytes to the server
+  void maybe_retire();  // hands a closed, idle connection to the server for deletion
+
+  bool exchange_pending() const { return exchange_.writer_.has_value(); }
+  bool writing() const { return !writing_.empty(); }
+  bool over_budget() const;
   bool idle() const;
 
   Server& server_;
@@ -65,22 +78,20 @@ class Connection {
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
   bool unix_socket_;
-  Peer peer_;
   RequestParser parser_;
   Exchange exchange_;
   std::string out_;      // responses waiting to be written
-  std::string writing_;  // the buffer uv_write is sending
-  std::string pending_;  // bytes read but not parsed while a request is in progress
+  std::string writing_;  // the buffer uv_write is sending (non-empty while a write is in flight)
+  std::string pending_;  // bytes read but not yet parsed (paused for an answer or the budget)
   std::string scratch_;
+  std::size_t accounted_ = 0;  // bytes of out_ + writing_ last reported to the server
   Phase phase_ = Phase::open;
   bool reading_ = false;
-  bool write_in_flight_ = false;
-  bool exchange_pending_ = false;
   bool in_dispatch_ = false;
   bool completed_in_dispatch_ = false;
   bool peer_eof_ = false;
-  bool handle_closed_ = false;  // uv_close called
-  bool handle_open_ = true;     // close callback not yet run
+  bool handle_open_ = true;  // close callback not yet run
+  bool retired_ = false;
   std::uint64_t request_started_ms_ = 0;
   std::uint64_t last_activity_ms_ = 0;
   std::uint64_t phase_since_ms_ = 0;

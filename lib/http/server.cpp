@@ -2,6 +2,8 @@
 #include "http/server.h"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 namespace rl::http {
 namespace {
 
-constexpr std::size_t kReadBufferSize = 64 * 1024;
 constexpr int kBacklog = 511;
 constexpr std::uint64_t kSweepMs = 250;
 
@@ -102,11 +103,14 @@ Server::Server(uv_loop_t* loop, Handler& handler, const core::Clock& clock, obs:
       metrics_(metrics),
       options_(options),
       sweep_timer_(new uv_timer_t{}),
+      reaper_(new uv_check_t{}),
       read_buffer_(new char[kReadBufferSize]) {
   uv_timer_init(loop_, sweep_timer_);
   sweep_timer_->data = this;
   uv_timer_start(sweep_timer_, on_sweep, kSweepMs, kSweepMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(sweep_timer_));  // never keeps the loop alive alone
+  uv_check_init(loop_, reaper_);
+  reaper_->data = this;
 }
 
 Server::~Server() {
@@ -115,8 +119,16 @@ Server::~Server() {
   listeners_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(sweep_timer_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  // Connections must be gone: close_all() and run the loop before destroying the server.
-  if (connections_ != nullptr) std::abort();
+  uv_close(reinterpret_cast<uv_handle_t*>(reaper_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+  for (Connection* c : retired_)
+    delete c;
+  // Connections must be gone: drain or close_all(), then run the loop until connection_count()
+  // is 0, before destroying the server (a pending Exchange would outlive it otherwise).
+  if (connections_ != nullptr) {
+    std::fputs("rld: bug: server destroyed with connections still open\n", stderr);
+    std::abort();
+  }
 }
 
 core::Status Server::listen(const std::vector<config::ListenAddress>& addresses) {
@@ -171,7 +183,11 @@ core::Status Server::listen_unix(const config::ListenAddress& a) {
   l->unix_socket = true;
   uv_pipe_init(loop_, &l->h.pipe, 0);
   l->h.handle.data = l;
+  // Bind under a umask that already yields the configured mode: no moment at which any local
+  // user could connect (a Unix-socket client is trusted with X-Forwarded-For).
+  const mode_t old_mask = umask(static_cast<mode_t>(0777 & ~options_.unix_socket_mode));
   int r = uv_pipe_bind(&l->h.pipe, a.path.c_str());
+  umask(old_mask);
   if (r == 0) {
     l->path = a.path;
     if (chmod(a.path.c_str(), options_.unix_socket_mode) != 0) r = uv_translate_sys_error(errno);
@@ -220,14 +236,25 @@ void Server::accept(Listener& listener) {
                                 : peer_of(reinterpret_cast<uv_tcp_t*>(c->stream())));
 }
 
-void Server::connection_closed(Connection* c) {
+void Server::retire(Connection* c) {
   if (c->prev != nullptr) c->prev->next = c->next;
   if (c->next != nullptr) c->next->prev = c->prev;
   if (connections_ == c) connections_ = c->next;
   c->prev = c->next = nullptr;
   --connection_count_;
   metrics_.open.add(-1);
+  retired_.push_back(c);
+  uv_check_start(reaper_, on_reap);
   check_drained();
+}
+
+void Server::on_reap(uv_check_t* check) {
+  auto* server = static_cast<Server*>(check->data);
+  std::vector<Connection*> doomed;
+  doomed.swap(server->retired_);
+  for (Connection* c : doomed)
+    delete c;
+  if (server->retired_.empty()) uv_check_stop(check);
 }
 
 void Server::on_sweep(uv_timer_t* timer) {

@@ -30,6 +30,9 @@ struct ServerOptions {
   std::uint64_t request_timeout_ms = 30000;
   std::uint64_t idle_timeout_ms = 60000;
   std::uint32_t unix_socket_mode = 0660;
+  // Responses buffered for clients that have not read them yet, over all connections; past
+  // this, connections stop reading until clients catch up.
+  std::size_t max_buffered_output = 64 * 1024 * 1024;
 };
 
 struct ServerMetrics {
@@ -44,6 +47,8 @@ struct ServerMetrics {
 
 class Server {
  public:
+  static constexpr std::size_t kReadBufferSize = 64 * 1024;
+
   Server(uv_loop_t* loop, Handler& handler, const core::Clock& clock, obs::Logger& log,
          ServerMetrics& metrics, ServerOptions options);
   ~Server();
@@ -55,7 +60,8 @@ class Server {
   // The addresses actually bound (port 0 resolved), in the order given.
   const std::vector<std::string>& bound() const { return bound_; }
 
-  // New limits and timeouts for connections from now on.
+  // New timeouts apply to every connection; new parser limits to connections accepted from now
+  // on (a parser keeps the limits it was made with).
   void set_options(const ServerOptions& options) { options_ = options; }
 
   // Stops accepting, closes idle connections, lets in-flight requests finish; `drained` runs
@@ -72,8 +78,11 @@ class Server {
   core::Status listen_unix(const config::ListenAddress& address);
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
+  static void on_reap(uv_check_t* check);
   void accept(Listener& listener);
-  void connection_closed(Connection* connection);
+  // Unlinks a closed connection with nothing pending; it is deleted on the next loop turn,
+  // outside any of its own callbacks.
+  void retire(Connection* connection);
   void check_drained();
 
   uv_loop_t* loop_;
@@ -87,6 +96,9 @@ class Server {
   Connection* connections_ = nullptr;  // intrusive list
   std::size_t connection_count_ = 0;
   uv_timer_t* sweep_timer_;  // deleted by its close callback
+  uv_check_t* reaper_;       // deletes retired connections; deleted by its close callback
+  std::vector<Connection*> retired_;
+  std::size_t buffered_output_ = 0;
   bool draining_ = false;
   std::function<void()> drained_;
   std::unique_ptr<char[]> read_buffer_;

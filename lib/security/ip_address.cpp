@@ -68,12 +68,17 @@ std::string IpAddress::to_string() const {
 }
 
 std::string IpAddress::client_key() const {
-  if (is_v4()) return to_string();
+  std::string out;
+  append_client_key(out);
+  return out;
+}
+
+void IpAddress::append_client_key(std::string& out) const {
+  if (is_v4()) return append_to(out);
   IpAddress network = *this;
   std::memset(network.bytes_.data() + 8, 0, 8);
-  std::string out = network.to_string();
+  network.append_to(out);
   out.append("/64");
-  return out;
 }
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {

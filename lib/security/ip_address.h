@@ -29,6 +29,7 @@ class IpAddress {
   std::string to_string() const;
   // IPv4: the address; IPv6: "<network>/64".
   std::string client_key() const;
+  void append_client_key(std::string& out) const;
 
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 

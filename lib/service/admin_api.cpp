@@ -22,7 +22,7 @@ struct AdminApi::Call {
   http::Method method() const { return request().method; }
 
   void reply(int status, const json& body) {
-    write_json(exchange.response(), status, body.dump(), request_id);
+    write_json(exchange.response(), status, dump(body), request_id);
     finish();
   }
   void no_content() {

@@ -25,6 +25,11 @@ std::string_view to_string(Verdict verdict) {
   return "unavailable";
 }
 
+bool asks_to_wait(Verdict verdict) {
+  const int status = status_of(verdict);
+  return status == 429 || status == 503;
+}
+
 int status_of(Verdict verdict) {
   switch (verdict) {
     case Verdict::allowed:

@@ -30,6 +30,8 @@ enum class Verdict {
 std::string_view to_string(Verdict verdict);
 // The HTTP status a verdict answers with.
 int status_of(Verdict verdict);
+// Whether the answer tells the client how long to wait (Retry-After): 429 and 503.
+bool asks_to_wait(Verdict verdict);
 
 struct DecisionRequest {
   security::IpAddress client;
@@ -51,6 +53,10 @@ struct DecisionJob {
   DecisionRequest request;
   DecisionResult result;
   std::function<void(DecisionJob&)> done;
+  // An admin request being authorised rather than a rate-limit decision: not counted as a
+  // decision; a wrong admin key counts as an invalid attempt for the client.
+  bool admin = false;
+  bool admin_key_ok = false;
 
   // Working state of the service, reused between requests.
   std::string client_key;

@@ -9,8 +9,8 @@ DecisionMetrics::DecisionMetrics(obs::Registry& registry)
                                   "Time from request parsed to decision made.",
                                   obs::latency_buckets())) {
   constexpr const char* kHelp = "Security events by kind.";
-  const char* kinds[kSecurityEvents] = {"missing_key", "malformed_key", "unknown_key",
-                                        "client_blocked", "blocked_request"};
+  const char* kinds[kSecurityEvents] = {"missing_key",    "malformed_key",   "unknown_key",
+                                        "client_blocked", "blocked_request", "admin_key_invalid"};
   for (std::size_t i = 0; i < kSecurityEvents; ++i) {
     security_[i] = &registry.counter("rl_security_events_total", kHelp, {{"kind", kinds[i]}});
   }

@@ -17,9 +17,10 @@ enum class SecurityEvent {
   malformed_key,
   unknown_key,
   client_blocked,
-  blocked_request
+  blocked_request,
+  admin_key_invalid,
 };
-inline constexpr std::size_t kSecurityEvents = 5;
+inline constexpr std::size_t kSecurityEvents = 6;
 inline constexpr std::size_t kVerdicts = 8;
 
 class DecisionMetrics {

@@ -22,14 +22,21 @@ DecisionService::DecisionService(store::Store& store, store::Directory& director
       settings_(std::make_shared<ServiceSettings>()) {}
 
 void DecisionService::decide(DecisionJob& job) {
+  job.admin = false;
+  start(job);
+}
+
+void DecisionService::authorize_admin(DecisionJob& job, bool key_ok) {
+  job.admin = true;
+  job.admin_key_ok = key_ok;
+  start(job);
+}
+
+void DecisionService::start(DecisionJob& job) {
   job.started = std::chrono::steady_clock::now();
   job.result = DecisionResult{};
   job.client_key.clear();
-  if (job.request.client.is_v4()) {
-    job.request.client.append_to(job.client_key);
-  } else {
-    job.client_key = job.request.client.client_key();
-  }
+  job.request.client.append_client_key(job.client_key);
   store_.find_block(job.client_key, [this, &job](core::Result<std::optional<store::Block>> r) {
     on_block_checked(job, std::move(r));
   });
@@ -44,9 +51,17 @@ void DecisionService::on_block_checked(DecisionJob& job,
     job.result.retry_after = until((*block)->until, clock_.now());
     return finish(job, Verdict::client_blocked);
   }
+  if (!job.admin) return check_key(job);
+  if (job.admin_key_ok) return finish(job, Verdict::allowed);
+  invalid_attempt(job, Verdict::unknown_key, SecurityEvent::admin_key_invalid);
+}
+
+void DecisionService::check_key(DecisionJob& job) {
   const std::string_view key = job.request.api_key;
-  if (key.empty()) return invalid_attempt(job, Verdict::missing_key);
-  if (!security::is_well_formed_api_key(key)) return invalid_attempt(job, Verdict::malformed_key);
+  if (key.empty()) return invalid_attempt(job, Verdict::missing_key, SecurityEvent::missing_key);
+  if (!security::is_well_formed_api_key(key)) {
+    return invalid_attempt(job, Verdict::malformed_key, SecurityEvent::malformed_key);
+  }
   job.digest = security::digest_api_key(key);
   directory_.resolve(job.digest.view(),
                      [this, &job](core::Result<std::optional<store::Identity>> r) {
@@ -61,7 +76,9 @@ void DecisionService::on_resolved(DecisionJob& job,
     job.result.retry_after = core::Millis{1000};
     return finish(job, Verdict::unavailable);
   }
-  if (!identity->has_value()) return invalid_attempt(job, Verdict::unknown_key);
+  if (!identity->has_value()) {
+    return invalid_attempt(job, Verdict::unknown_key, SecurityEvent::unknown_key);
+  }
   job.result.identity = std::move(**identity);
   if (job.result.identity.user->disabled) return finish(job, Verdict::user_disabled);
   job.result.health = health_.current();
@@ -89,26 +106,25 @@ void DecisionService::on_consumed(DecisionJob& job, core::Result<limiter::Decisi
   finish(job, Verdict::limited);
 }
 
-void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict) {
-  metrics_.security(verdict == Verdict::missing_key     ? SecurityEvent::missing_key
-                    : verdict == Verdict::malformed_key ? SecurityEvent::malformed_key
-                                                        : SecurityEvent::unknown_key);
-  const store::AttemptRules& rules = settings_->attempts;
+void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict, SecurityEvent event) {
+  metrics_.security(event);
+  job.result.verdict = verdict;  // remembered across the store call
   store_.record_invalid_attempt(
-      job.client_key, rules, [this, &job, verdict](core::Result<store::AttemptOutcome> r) {
+      job.client_key, settings_->attempts, [this, &job](core::Result<store::AttemptOutcome> r) {
+        const Verdict reason = job.result.verdict;
         if (!r) {
           log_.warn("attempt_count_failed",
                     {{"client", job.client_key}, {"error", r.error().message}});
-          return finish(job, verdict);
+          return finish(job, reason);
         }
-        if (!r->blocked) return finish(job, verdict);
+        if (!r->blocked) return finish(job, reason);
         metrics_.security(SecurityEvent::client_blocked);
         log_.warn(
             "security_alert",
             {{"kind", "client_blocked"},
              {"client", job.client_key},
              {"attempts", r->attempts},
-             {"last_reason", to_string(verdict)},
+             {"last_reason", job.admin ? "admin_key_invalid" : to_string(reason)},
              {"block_seconds", static_cast<std::int64_t>(settings_->attempts.block_for.count())}});
         job.result.retry_after = until(r->blocked_until, clock_.now());
         finish(job, Verdict::client_blocked);
@@ -119,8 +135,8 @@ void DecisionService::finish(DecisionJob& job, Verdict verdict) {
   job.result.verdict = verdict;
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - job.started);
-  metrics_.record(job.result, latency);
-  if (log_.enabled(obs::LogLevel::debug)) {
+  if (!job.admin) metrics_.record(job.result, latency);
+  if (!job.admin && log_.enabled(obs::LogLevel::debug)) {
     const auto& id = job.result.identity;
     log_.debug("rate_limit_decision",
                {{"client", job.client_key},

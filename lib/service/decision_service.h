@@ -1,7 +1,8 @@
 // DecisionService: the decision pipeline of DESIGN.md §3 — client block, API key format, key →
 // user → tier, health state, atomic check-and-consume — over the Store and Directory
 // interfaces, so it runs the same on the memory and the Redis store. Each step continues in
-// the store's callback; the job's `done` runs exactly once. Loop-thread only.
+// the store's callback; the job's `done` runs exactly once. It also authorises admin requests
+// against the same client blocks and invalid-attempt counting. Loop-thread only.
 #pragma once
 
 #include <memory>
@@ -26,13 +27,19 @@ class DecisionService {
   }
   const ServiceSettings& settings() const { return *settings_; }
 
+  // A rate-limit decision for job.request.
   void decide(DecisionJob& job);
+  // An admin request from job.request.client: client_blocked if the client is blocked, else
+  // allowed when `key_ok`, else an invalid attempt (unknown_key, or client_blocked once over).
+  void authorize_admin(DecisionJob& job, bool key_ok);
 
  private:
+  void start(DecisionJob& job);
   void on_block_checked(DecisionJob& job, core::Result<std::optional<store::Block>> block);
+  void check_key(DecisionJob& job);
   void on_resolved(DecisionJob& job, core::Result<std::optional<store::Identity>> identity);
   void on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision);
-  void invalid_attempt(DecisionJob& job, Verdict verdict);
+  void invalid_attempt(DecisionJob& job, Verdict verdict, SecurityEvent event);
   void finish(DecisionJob& job, Verdict verdict);
 
   store::Store& store_;

@@ -11,7 +11,7 @@ HealthService::HealthService(store::Directory& directory, const core::Clock& clo
       changes_(metrics.counter("rl_health_changes_total", "Changes of the system health state.")),
       cache_(cache) {
   metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {},
-                   [this] { return current() == policy::HealthState::degraded ? 1.0 : 0.0; });
+                   [this] { return cached_.state == policy::HealthState::degraded ? 1.0 : 0.0; });
 }
 
 policy::HealthState HealthService::current() {
@@ -44,24 +44,22 @@ void HealthService::refresh() {
 }
 
 void HealthService::get(store::Callback<store::HealthRecord> done) {
-  directory_.health([this, done = std::move(done)](core::Result<store::HealthRecord> r) {
+  directory_.health(adopt(std::move(done)));
+}
+
+void HealthService::set(store::HealthRecord record, store::Callback<store::HealthRecord> done) {
+  directory_.set_health(std::move(record), adopt(std::move(done)));
+}
+
+store::Callback<store::HealthRecord> HealthService::adopt(
+    store::Callback<store::HealthRecord> done) {
+  return [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
     if (r) {
       fetched_at_ = clock_.now();
       apply(*r);
     }
     done(std::move(r));
-  });
-}
-
-void HealthService::set(store::HealthRecord record, store::Callback<store::HealthRecord> done) {
-  directory_.set_health(std::move(record),
-                        [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
-                          if (r) {
-                            fetched_at_ = clock_.now();
-                            apply(*r);
-                          }
-                          done(std::move(r));
-                        });
+  };
 }
 
 void HealthService::apply(const store::HealthRecord& record) {

@@ -24,6 +24,8 @@ class HealthService {
 
  private:
   void apply(const store::HealthRecord& record);  // logs and counts a change of state
+  // Wraps `done` so that a fresh record read or written is cached first.
+  store::Callback<store::HealthRecord> adopt(store::Callback<store::HealthRecord> done);
 
   store::Directory& directory_;
   const core::Clock& clock_;

@@ -1,4 +1,4 @@
-// Routing, the decision endpoints and the operational endpoints.
+// Routing, the decision endpoints, the admin gate and the operational endpoints.
 #include "service/http_api.h"
 
 #include "core/text.h"
@@ -17,8 +17,15 @@ struct ApiContext final : http::ExchangeContext {
   std::string header_scratch;
   std::string decide_key;  // /v1/decide: the key from the body
   std::vector<std::string_view> forwarded_for;
-  std::array<std::string, http::Router::kMaxParams> params;
+  AdminApi::Params params;
   DecisionJob job;
+
+  const http::Request& request() const { return exchange->request(); }
+  http::ResponseWriter& response() { return exchange->response(); }
+  void fail(int status, std::string_view code, std::string_view message) {
+    service::write_error(response(), status, code, message, request_id, scratch);
+    exchange->done();
+  }
 };
 
 namespace {
@@ -35,11 +42,27 @@ std::string_view error_code_for(int status) {
       return "uri_too_long";
     case 431:
       return "headers_too_large";
+    case 500:
+      return "internal";
     case 501:
       return "not_implemented";
     default:
       return "error";
   }
+}
+
+// /v1/decide's "cost": absent means 1; otherwise an integer from 0 to 10^9.
+std::optional<std::int64_t> cost_of(const json* cost) {
+  constexpr std::int64_t kMaxCost = 1'000'000'000;
+  if (cost == nullptr) return 1;
+  if (cost->is_number_unsigned()) {
+    const auto v = cost->get<std::uint64_t>();
+    return v <= static_cast<std::uint64_t>(kMaxCost) ? std::optional(static_cast<std::int64_t>(v))
+                                                     : std::nullopt;
+  }
+  if (!cost->is_number_integer()) return std::nullopt;
+  const auto v = cost->get<std::int64_t>();
+  return v >= 0 && v <= kMaxCost ? std::optional(v) : std::nullopt;
 }
 
 void error_for(Verdict v, std::string_view& code, std::string_view& message) {
@@ -95,184 +118,214 @@ void HttpApi::write_error(http::ResponseWriter& writer, int status, std::string_
 
 void HttpApi::handle(http::Exchange& exchange) {
   auto& ctx = exchange.context<ApiContext>();
+  if (!ctx.job.done) ctx.job.done = [this, &ctx](DecisionJob&) { on_job_done(ctx); };
   ctx.exchange = &exchange;
-  const http::Request& req = exchange.request();
-  assign_request_id(req, ctx.request_id);
-  http::ResponseWriter& w = exchange.response();
+  assign_request_id(exchange.request(), ctx.request_id);
+  if (!route(ctx)) return;
+  switch (ctx.route) {
+    case Route::test:
+    case Route::check:
+    case Route::decide:
+      return start_decision(ctx);
+    case Route::health:
+    case Route::ready:
+    case Route::metrics:
+      return answer_operational(ctx);
+    default:
+      return start_admin(ctx);
+  }
+}
 
+bool HttpApi::route(ApiContext& ctx) {
+  const http::Request& req = ctx.request();
+  http::ResponseWriter& w = ctx.response();
   const auto match = router_.match(req.method, req.path);
   if (match.route < 0) {
     const bool known = match.path_known;
     w.status(known ? 405 : 404);
     if (known) w.header("Allow", match.allow);
+    w.header("X-Request-ID", ctx.request_id);
     const std::string message = known ? "Method " + std::string(req.method_name) +
                                             " is not allowed on " + std::string(req.path)
                                       : "No route for " + std::string(req.path);
-    w.header("X-Request-ID", ctx.request_id);
     finish_error(w, known ? "method_not_allowed" : "not_found", message, ctx.request_id,
                  ctx.scratch);
-    return exchange.done();
+    ctx.exchange->done();
+    return false;
   }
   ctx.route = static_cast<Route>(match.route);
   for (std::size_t i = 0; i < match.params.size(); ++i) {
     if (!core::percent_decode(match.params[i], ctx.params[i])) {
-      service::write_error(w, 400, "bad_request", "Malformed percent-encoding in the path",
-                           ctx.request_id, ctx.scratch);
-      return exchange.done();
+      ctx.fail(400, "bad_request", "Malformed percent-encoding in the path");
+      return false;
     }
-  }
-
-  switch (ctx.route) {
-    case Route::test:
-    case Route::check:
-    case Route::decide:
-      return handle_decision(ctx);
-    case Route::health:
-      write_json(w, 200, R"({"status":"ok"})", ctx.request_id);
-      return exchange.done();
-    case Route::ready: {
-      const std::string reason = not_ready_();
-      if (reason.empty()) {
-        write_json(w, 200, R"({"status":"ready"})", ctx.request_id);
-      } else {
-        w.status(503);
-        w.header("Retry-After", std::int64_t{1});
-        w.header("X-Request-ID", ctx.request_id);
-        w.body("application/json", json{{"status", "not_ready"}, {"reason", reason}}.dump());
-      }
-      return exchange.done();
-    }
-    case Route::metrics:
-      w.status(200);
-      w.header("X-Request-ID", ctx.request_id);
-      w.body("text/plain; version=0.0.4; charset=utf-8", metrics_.render());
-      return exchange.done();
-    default:
-      break;
-  }
-  if (!admin_allowed(ctx)) return exchange.done();
-  admin_.handle(ctx.route, exchange, ctx.params, ctx.request_id);
-}
-
-bool HttpApi::admin_allowed(ApiContext& ctx) {
-  const ServiceSettings& s = decisions_.settings();
-  http::ResponseWriter& w = ctx.exchange->response();
-  if (!s.admin_disabled_reason.empty()) {
-    service::write_error(w, 403, "admin_disabled", s.admin_disabled_reason, ctx.request_id,
-                         ctx.scratch);
-    return false;
-  }
-  const http::Request& req = ctx.exchange->request();
-  const std::string_view given =
-      security::extract_api_key(req.header("x-admin-key"), req.header("authorization"));
-  if (given.empty() || !security::constant_time_equals(given, s.admin_key)) {
-    w.status(401);
-    w.header("WWW-Authenticate", "Bearer");
-    w.header("X-Request-ID", ctx.request_id);
-    finish_error(w, "unauthorized", "A valid admin key is required", ctx.request_id, ctx.scratch);
-    return false;
   }
   return true;
 }
 
-security::IpAddress HttpApi::client_of(ApiContext& ctx) {
-  const http::Request& req = ctx.exchange->request();
-  const ServiceSettings& s = decisions_.settings();
-  const bool trusted = req.peer.unix_socket
-                           ? s.trust_unix_socket
-                           : security::any_contains(s.trusted_proxies, req.peer.ip);
-  if (!trusted) return req.peer.ip;
-  ctx.forwarded_for.clear();
-  for (const auto& h : req.headers) {
-    if (core::iequals(h.name, "x-forwarded-for")) ctx.forwarded_for.push_back(h.value);
+void HttpApi::answer_operational(ApiContext& ctx) {
+  http::ResponseWriter& w = ctx.response();
+  if (ctx.route == Route::health) {
+    write_json(w, 200, R"({"status":"ok"})", ctx.request_id);
+  } else if (ctx.route == Route::metrics) {
+    w.status(200);
+    w.header("X-Request-ID", ctx.request_id);
+    w.body("text/plain; version=0.0.4; charset=utf-8", metrics_.render());
+  } else if (const std::string reason = not_ready_(); reason.empty()) {
+    write_json(w, 200, R"({"status":"ready"})", ctx.request_id);
+  } else {
+    w.status(503);
+    w.header("Retry-After", std::int64_t{1});
+    w.header("X-Request-ID", ctx.request_id);
+    w.body("application/json", dump(json{{"status", "not_ready"}, {"reason", reason}}));
   }
-  return security::resolve_client_ip(
-      req.peer.ip, true, {ctx.forwarded_for, req.header("x-real-ip")}, s.trusted_proxies);
+  ctx.exchange->done();
 }
 
-void HttpApi::handle_decision(ApiContext& ctx) {
-  const http::Request& req = ctx.exchange->request();
-  http::ResponseWriter& w = ctx.exchange->response();
+security::IpAddress HttpApi::client_of(ApiContext& ctx) {
+  const http::Request& req = ctx.request();
+  const ServiceSettings& s = decisions_.settings();
+  if (!s.trusts(req.peer)) return req.peer.ip;
+  ctx.forwarded_for.clear();
+  std::string_view real_ip;
+  if (s.client_ip_header != config::ClientIpHeader::x_real_ip) {
+    for (const auto& h : req.headers) {
+      if (core::iequals(h.name, "x-forwarded-for")) ctx.forwarded_for.push_back(h.value);
+    }
+  }
+  if (s.client_ip_header != config::ClientIpHeader::x_forwarded_for) {
+    real_ip = req.header("x-real-ip");
+  }
+  return security::resolve_client_ip(req.peer.ip, true, {ctx.forwarded_for, real_ip},
+                                     s.trusted_proxies);
+}
+
+void HttpApi::start_decision(ApiContext& ctx) {
+  const http::Request& req = ctx.request();
   DecisionRequest& d = ctx.job.request;
   d = DecisionRequest{};
   d.client = client_of(ctx);
   ctx.deny_status = 0;
-
-  if (ctx.route == Route::check) {
-    bool found = false;
-    const std::string_view deny = req.query_param("deny_status", &found);
-    if (found) {
-      const auto status = core::parse_int64(deny);
-      if (!status || *status < 400 || *status > 499) {
-        service::write_error(w, 400, "bad_request", "deny_status: expected a 4xx status code",
-                             ctx.request_id, ctx.scratch);
-        return ctx.exchange->done();
-      }
-      ctx.deny_status = static_cast<int>(*status);
-    }
-    std::string_view original = req.header("x-original-uri");
-    if (original.empty()) original = req.header("x-forwarded-uri");
-    original = original.substr(0, original.find('?'));
-    if (!original.empty() && decisions_.settings().is_excluded(original)) {
-      w.status(200);
-      w.header("X-Request-ID", ctx.request_id);
-      w.empty_body();
-      return ctx.exchange->done();
-    }
-  }
-
+  if (ctx.route == Route::check && !read_check(ctx)) return;
   if (ctx.route == Route::decide) {
-    auto body = parse_body(req.body, false);
-    std::string problem;
-    if (!body) {
-      problem = body.error().message;
-    } else {
-      const auto key = body->find("api_key");
-      const auto ip = body->find("ip");
-      const auto cost = body->find("cost");
-      if (key == body->end() || !key->is_string()) {
-        problem = "api_key: expected a string";
-      } else if (cost != body->end() &&
-                 (!cost->is_number_integer() || cost->get<std::int64_t>() < 0 ||
-                  cost->get<std::int64_t>() > 1'000'000'000)) {
-        problem = "cost: expected an integer from 0 to 1000000000";
-      } else if (ip != body->end() && !ip->is_null() &&
-                 (!ip->is_string() || !security::IpAddress::parse(ip->get<std::string>()))) {
-        problem = "ip: expected an IPv4 or IPv6 address";
-      } else {
-        ctx.decide_key = key->get<std::string>();
-        d.api_key = ctx.decide_key;
-        if (cost != body->end()) d.cost = cost->get<std::int64_t>();
-        // Only a trusted caller (proxy, Unix socket) may say on whose behalf it asks.
-        const bool trusted =
-            req.peer.unix_socket
-                ? decisions_.settings().trust_unix_socket
-                : security::any_contains(decisions_.settings().trusted_proxies, req.peer.ip);
-        if (ip != body->end() && ip->is_string() && trusted) {
-          d.client = *security::IpAddress::parse(ip->get<std::string>());
-        }
-      }
-    }
-    if (!problem.empty()) {
-      service::write_error(w, body ? 422 : 400, body ? "invalid_field" : "invalid_json", problem,
-                           ctx.request_id, ctx.scratch);
-      return ctx.exchange->done();
-    }
+    if (!read_decide(ctx)) return;
   } else {
     d.api_key = security::extract_api_key(req.header("x-api-key"), req.header("authorization"));
   }
-
-  ctx.job.done = [this, &ctx](DecisionJob&) { respond_decision(ctx); };
   decisions_.decide(ctx.job);
 }
 
-void HttpApi::respond_decision(ApiContext& ctx) {
-  http::ResponseWriter& w = ctx.exchange->response();
-  const DecisionResult& r = ctx.job.result;
-  if (ctx.route == Route::decide) {
-    write_decision_json(ctx);
-    return ctx.exchange->done();
+bool HttpApi::read_check(ApiContext& ctx) {
+  const http::Request& req = ctx.request();
+  const ServiceSettings& s = decisions_.settings();
+  bool found = false;
+  const std::string_view deny = req.query_param("deny_status", &found);
+  if (found) {
+    const auto status = core::parse_int64(deny);
+    if (!status || *status < 400 || *status > 499) {
+      ctx.fail(400, "bad_request", "deny_status: expected a 4xx status code");
+      return false;
+    }
+    ctx.deny_status = static_cast<int>(*status);
   }
+  // Only a trusted proxy may say which path the request was for.
+  if (!s.trusts(req.peer)) return true;
+  std::string_view original = req.header(s.original_uri_header);
+  original = original.substr(0, original.find('?'));
+  if (original.empty() || !s.is_excluded(original)) return true;
+  http::ResponseWriter& w = ctx.response();
+  w.status(200);
+  w.header("X-Request-ID", ctx.request_id);
+  w.empty_body();
+  ctx.exchange->done();
+  return false;
+}
+
+bool HttpApi::read_decide(ApiContext& ctx) {
+  const http::Request& req = ctx.request();
+  auto body = parse_body(req.body, false);
+  if (!body) {
+    ctx.fail(400, "invalid_json", body.error().message);
+    return false;
+  }
+  const auto field = [&](const char* name) -> const json* {
+    const auto it = body->find(name);
+    return it == body->end() || it->is_null() ? nullptr : &*it;
+  };
+  const std::string* key =
+      field("api_key") ? field("api_key")->get_ptr<const std::string*>() : nullptr;
+  const json* ip = field("ip");
+  const std::string* ip_text = ip != nullptr ? ip->get_ptr<const std::string*>() : nullptr;
+  const std::optional<security::IpAddress> address =
+      ip_text != nullptr ? security::IpAddress::parse(*ip_text) : std::nullopt;
+  const std::optional<std::int64_t> cost = cost_of(field("cost"));
+  const char* problem = key == nullptr ? "api_key: expected a string"
+                        : !cost        ? "cost: expected an integer from 0 to 1000000000"
+                        : (ip != nullptr && !address) ? "ip: expected an IPv4 or IPv6 address"
+                                                      : nullptr;
+  if (problem != nullptr) {
+    ctx.fail(422, "invalid_field", problem);
+    return false;
+  }
+  DecisionRequest& d = ctx.job.request;
+  if (address) {
+    // Only a trusted caller may decide on behalf of another address; saying so beats
+    // silently counting every end user's mistakes against the caller's own address.
+    if (!decisions_.settings().trusts(req.peer)) {
+      ctx.fail(403, "ip_not_allowed",
+               "ip: only a trusted caller (trusted_proxies, or the Unix socket) may give it");
+      return false;
+    }
+    d.client = *address;
+  }
+  ctx.decide_key = *key;
+  d.api_key = ctx.decide_key;
+  d.cost = *cost;
+  return true;
+}
+
+void HttpApi::start_admin(ApiContext& ctx) {
+  const ServiceSettings& s = decisions_.settings();
+  if (!s.admin_disabled_reason.empty()) {
+    return ctx.fail(403, "admin_disabled", s.admin_disabled_reason);
+  }
+  const http::Request& req = ctx.request();
+  const std::string_view given =
+      security::extract_api_key(req.header("x-admin-key"), req.header("authorization"));
+  ctx.job.request = DecisionRequest{};
+  ctx.job.request.client = client_of(ctx);
+  decisions_.authorize_admin(ctx.job,
+                             !given.empty() && security::constant_time_equals(given, s.admin_key));
+}
+
+void HttpApi::on_job_done(ApiContext& ctx) {
+  if (!ctx.job.admin) return respond_decision(ctx);
+  const DecisionResult& r = ctx.job.result;
+  if (r.verdict == Verdict::allowed) {
+    return admin_.handle(ctx.route, *ctx.exchange, ctx.params, ctx.request_id);
+  }
+  http::ResponseWriter& w = ctx.response();
+  if (r.verdict == Verdict::client_blocked) {
+    w.status(429);
+    w.header("Retry-After", retry_after_seconds(r.retry_after));
+  } else {
+    w.status(401);
+    w.header("WWW-Authenticate", "Bearer");
+  }
+  w.header("X-Request-ID", ctx.request_id);
+  if (r.verdict == Verdict::client_blocked) {
+    finish_error(w, "client_blocked", "Too many invalid keys from this address; try again later",
+                 ctx.request_id, ctx.scratch);
+  } else {
+    finish_error(w, "unauthorized", "A valid admin key is required", ctx.request_id, ctx.scratch);
+  }
+  ctx.exchange->done();
+}
+
+void HttpApi::respond_decision(ApiContext& ctx) {
+  if (ctx.route == Route::decide) return write_decision_json(ctx);
+  http::ResponseWriter& w = ctx.response();
+  const DecisionResult& r = ctx.job.result;
   int status = status_of(r.verdict);
   if (ctx.deny_status != 0 && status == 429) status = ctx.deny_status;
   w.status(status);
@@ -280,49 +333,43 @@ void HttpApi::respond_decision(ApiContext& ctx) {
   write_rate_headers(w, r, decisions_.settings().ietf_headers, clock_.now(), ctx.header_scratch);
   if (ctx.route == Route::check) {
     w.empty_body();
-    return ctx.exchange->done();
-  }
-  ctx.scratch.clear();
-  if (r.verdict == Verdict::allowed) {
-    ctx.scratch.append("{\"message\":\"Request successful\",\"user\":");
+  } else if (r.verdict != Verdict::allowed) {
+    std::string_view code, message;
+    error_for(r.verdict, code, message);
+    finish_error(w, code, message, ctx.request_id, ctx.scratch);
+  } else {
+    ctx.scratch.assign("{\"message\":\"Request successful\",\"user\":");
     core::append_json_string(ctx.scratch, r.identity.user->id);
     ctx.scratch.append(",\"tier\":");
     core::append_json_string(ctx.scratch, r.identity.tier->name);
     ctx.scratch.append(",\"request_id\":");
     core::append_json_string(ctx.scratch, ctx.request_id);
     ctx.scratch.append("}");
-  } else {
-    std::string_view code, message;
-    error_for(r.verdict, code, message);
-    finish_error(w, code, message, ctx.request_id, ctx.scratch);
-    return ctx.exchange->done();
+    w.body("application/json", ctx.scratch);
   }
-  w.body("application/json", ctx.scratch);
   ctx.exchange->done();
 }
 
 void HttpApi::write_decision_json(ApiContext& ctx) {
   const DecisionResult& r = ctx.job.result;
+  const auto or_null = [&](auto value) { return r.has_quota ? json(value) : json(nullptr); };
   json out{{"allowed", r.verdict == Verdict::allowed},
            {"status", status_of(r.verdict)},
            {"result", to_string(r.verdict)},
            {"health", to_string(r.health)},
            {"tier", r.identity.tier ? json(r.identity.tier->name) : json(nullptr)},
-           {"user", r.identity.user ? json(r.identity.user->id) : json(nullptr)}};
-  if (r.has_quota) {
-    out["limit"] = r.decision.limit;
-    out["remaining"] = r.decision.remaining;
-    out["reset"] = core::to_unix_seconds_ceil(r.decision.reset);
-  }
-  if (r.verdict != Verdict::allowed && status_of(r.verdict) != 401 && status_of(r.verdict) != 403) {
-    out["retry_after"] = retry_after_seconds(r.retry_after);
-  }
+           {"user", r.identity.user ? json(r.identity.user->id) : json(nullptr)},
+           {"limit", or_null(r.decision.limit)},
+           {"remaining", or_null(r.decision.remaining)},
+           {"reset", or_null(core::to_unix_seconds_ceil(r.decision.reset))}};
+  if (asks_to_wait(r.verdict)) out["retry_after"] = retry_after_seconds(r.retry_after);
   if (r.shadow_denied) out["shadow_denied"] = true;
-  http::ResponseWriter& w = ctx.exchange->response();
+  http::ResponseWriter& w = ctx.response();
   w.status(200);
   w.header("X-Request-ID", ctx.request_id);
   write_rate_headers(w, r, decisions_.settings().ietf_headers, clock_.now(), ctx.header_scratch);
-  w.body("application/json", out.dump());
+  w.body("application/json", dump(out));
+  ctx.exchange->done();
 }
 
 }  // namespace rl::service

@@ -1,7 +1,8 @@
 // HttpApi: the http::Handler of rld. Routes each request (DESIGN.md §4): the decision endpoints
 // (/test, /check, /v1/decide) through the DecisionService, liveness, readiness and metrics, and
-// the admin routes — after checking the admin key — through the AdminApi. Per-connection state
-// lives in an ApiContext, so a warm keep-alive connection answers without allocating.
+// the admin routes — after the admin key and the client's block status are checked — through
+// the AdminApi. Per-connection state lives in an ApiContext, so a warm keep-alive connection
+// answers without allocating.
 #pragma once
 
 #include <functional>
@@ -28,10 +29,15 @@ class HttpApi final : public http::Handler {
   void write_error(http::ResponseWriter& writer, int status, std::string_view reason) override;
 
  private:
-  void handle_decision(ApiContext& ctx);
+  bool route(ApiContext& ctx);  // false when the request was answered already
+  void answer_operational(ApiContext& ctx);
+  void start_decision(ApiContext& ctx);
+  bool read_check(ApiContext& ctx);   // /check: deny_status and path exclusion
+  bool read_decide(ApiContext& ctx);  // /v1/decide: the JSON body
+  void start_admin(ApiContext& ctx);
+  void on_job_done(ApiContext& ctx);
   void respond_decision(ApiContext& ctx);
   void write_decision_json(ApiContext& ctx);
-  bool admin_allowed(ApiContext& ctx);
   security::IpAddress client_of(ApiContext& ctx);
 
   DecisionService& decisions_;

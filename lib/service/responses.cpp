@@ -60,10 +60,6 @@ std::int64_t retry_after_seconds(core::Millis wait) {
 
 void write_rate_headers(http::ResponseWriter& w, const DecisionResult& result, bool ietf,
                         core::WallTime now, std::string& scratch) {
-  const bool denying =
-      result.verdict != Verdict::allowed && result.verdict != Verdict::missing_key &&
-      result.verdict != Verdict::malformed_key && result.verdict != Verdict::unknown_key &&
-      result.verdict != Verdict::user_disabled;
   if (result.has_quota) {
     const limiter::Decision& d = result.decision;
     w.header("X-RateLimit-Limit", d.limit);
@@ -91,7 +87,8 @@ void write_rate_headers(http::ResponseWriter& w, const DecisionResult& result, b
       w.header("RateLimit", scratch);
     }
   }
-  if (denying) w.header("Retry-After", retry_after_seconds(result.retry_after));
+  if (asks_to_wait(result.verdict))
+    w.header("Retry-After", retry_after_seconds(result.retry_after));
 }
 
 }  // namespace rl::service

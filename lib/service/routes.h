@@ -24,10 +24,6 @@ enum class Route {
   admin_block,
 };
 
-inline bool is_admin(Route r) {
-  return r >= Route::admin_health;
-}
-
 http::Router make_router();
 
 }  // namespace rl::service

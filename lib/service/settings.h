@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/daemon_config.h"
+#include "http/request.h"
 #include "security/ip_address.h"
 #include "store/store.h"
 
@@ -16,6 +17,8 @@ namespace rl::service {
 struct ServiceSettings {
   std::vector<security::Cidr> trusted_proxies;
   bool trust_unix_socket = true;
+  config::ClientIpHeader client_ip_header = config::ClientIpHeader::automatic;
+  std::string original_uri_header = "X-Original-URI";
   bool ietf_headers = true;
   std::vector<std::string> excluded_paths;
   store::AttemptRules attempts;
@@ -24,7 +27,14 @@ struct ServiceSettings {
   core::Seconds health_cache{2};
 
   static std::shared_ptr<const ServiceSettings> from(const config::DaemonConfig& config);
-  // "/x" matches exactly; "/x/*" matches everything under "/x/".
+
+  // A peer whose forwarding headers (client address, original URI, /v1/decide's "ip") are
+  // believed: a trusted proxy, or a Unix-socket client when trust_unix_socket is set.
+  bool trusts(const http::Peer& peer) const;
+
+  // "/x" matches exactly; "/x/*" matches everything under "/x/". Only canonical paths can be
+  // excluded — no empty, "." or ".." segments, no '%', '\' or ';' — so no spelling a backend
+  // would resolve elsewhere ("/static/../api") escapes the limit.
   bool is_excluded(std::string_view path) const;
 };
 

@@ -3,6 +3,8 @@
 
 #include <ctime>
 
+#include "config/tier_json.h"
+
 namespace rl::service {
 namespace {
 
@@ -19,6 +21,10 @@ std::string rfc3339(core::WallTime t) {
   char buf[32];
   const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return std::string(buf, n);
+}
+
+std::string dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 json to_json(const policy::Tier& tier) {
@@ -72,57 +78,9 @@ core::Result<policy::Tier> tier_from_json(std::string_view name, const json& bod
   policy::Tier tier;
   tier.name = std::string(name);
   std::string problems;
-  const auto add = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
-  const auto count = [&](const char* field, std::int64_t& out) {
-    const auto it = body.find(field);
-    if (it == body.end()) return add(std::string(field) + ": required");
-    if (!it->is_number_integer() || it->get<std::int64_t>() < 0) {
-      return add(std::string(field) + ": expected a non-negative integer");
-    }
-    out = it->get<std::int64_t>();
-  };
-  count("base_limit", tier.base_limit);
-  count("burst_limit", tier.burst_limit);
-  count("degraded_limit", tier.degraded_limit);
-  const bool seconds = body.contains("window_seconds"), minutes = body.contains("window_minutes");
-  if (seconds && minutes) {
-    add("window_seconds: give window_seconds or window_minutes, not both");
-  } else if (seconds || minutes) {
-    const json& v = body.at(seconds ? "window_seconds" : "window_minutes");
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 ||
-        v.get<std::int64_t>() > 366LL * 86400) {
-      add(std::string(seconds ? "window_seconds" : "window_minutes") +
-          ": expected a whole number >= 1");
-    } else {
-      tier.window = core::Seconds{v.get<std::int64_t>() * (minutes ? 60 : 1)};
-    }
-  }
-  if (const auto it = body.find("algorithm"); it != body.end()) {
-    const auto a =
-        it->is_string() ? limiter::parse_algorithm(it->get<std::string>()) : std::nullopt;
-    if (!a) {
-      add("algorithm: expected \"sliding_window\", \"fixed_window\" or \"token_bucket\"");
-    } else {
-      tier.algorithm = *a;
-    }
-  }
-  if (const auto it = body.find("shadow"); it != body.end()) {
-    if (!it->is_boolean()) {
-      add("shadow: expected true or false");
-    } else {
-      tier.shadow = it->get<bool>();
-    }
-  }
-  for (const auto& [field, unused] : body.items()) {
-    if (field != "base_limit" && field != "burst_limit" && field != "degraded_limit" &&
-        field != "window_seconds" && field != "window_minutes" && field != "algorithm" &&
-        field != "shadow" && field != "name") {
-      add(field + ": unknown field");
-    }
-  }
-  if (problems.empty()) {
-    for (const auto& p : policy::validate(tier))
-      add(p.field + ": " + p.message);
+  for (const auto& p : config::read_tier_fields(nlohmann::ordered_json(body), tier)) {
+    if (!problems.empty()) problems += "; ";
+    problems += (p.field.empty() ? "body" : p.field) + ": " + p.message;
   }
   if (!problems.empty()) return invalid(problems);
   return tier;

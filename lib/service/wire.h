@@ -18,6 +18,10 @@ using nlohmann::json;
 
 std::string rfc3339(core::WallTime t);
 
+// Serialises for a response body; invalid UTF-8 (which the parser never produces, but a bug
+// might) becomes U+FFFD instead of an exception.
+std::string dump(const json& value);
+
 json to_json(const policy::Tier& tier);
 json to_json(const store::UserRecord& user);
 json to_json(const store::KeyRecord& key);

@@ -66,21 +66,25 @@ core::Status MemoryDirectory::load(const config::TierFile& file) {
 }
 
 void MemoryDirectory::resolve(std::string_view key_digest, Callback<std::optional<Identity>> done) {
-  std::optional<Identity> identity;
+  core::Result<std::optional<Identity>> result = std::optional<Identity>{};
   {
     std::shared_lock lock(mutex_);
     auto key = state_.keys.find(key_digest);
     if (key != state_.keys.end()) {
       auto user = state_.users.find(key->second.record->user);
-      if (user != state_.users.end()) {
-        auto tier = state_.tiers.find(user->second.record->tier);
-        if (tier != state_.tiers.end()) {
-          identity = Identity{key->second.record, user->second.record, tier->second.record};
-        }
+      auto tier = user == state_.users.end() ? state_.tiers.end()
+                                             : state_.tiers.find(user->second.record->tier);
+      if (tier != state_.tiers.end()) {
+        result = std::optional<Identity>{
+            Identity{key->second.record, user->second.record, tier->second.record}};
+      } else {
+        // A key whose user or tier vanished is our inconsistency, not the client's mistake.
+        result = core::make_error(core::Errc::internal,
+                                  "key " + key->second.record->key_id + " has no user or tier");
       }
     }
   }
-  done(std::move(identity));
+  done(std::move(result));
 }
 
 void MemoryDirectory::health(Callback<HealthRecord> done) {

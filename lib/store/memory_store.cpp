@@ -87,17 +87,34 @@ void MemoryStore::sweep_clients(core::WallTime now) {
 }
 
 template <class Table>
-bool MemoryStore::make_room(const Table& table, core::WallTime now) {
-  if (table.size() < max_tracked_clients_) return true;
-  sweep_clients(now);
-  return table.size() < max_tracked_clients_;
+void MemoryStore::make_room(Table& table, core::WallTime now) {
+  if (table.size() < max_tracked_clients_) return;
+  if (now - last_client_sweep_ >= kClientSweepInterval) {  // a full sweep is O(n): ration it
+    last_client_sweep_ = now;
+    sweep_clients(now);
+    if (table.size() < max_tracked_clients_) return;
+  }
+  // Still full: evict an arbitrary entry, so a new client is always counted (and blockable);
+  // an attacker needs max_tracked_clients addresses to push anyone out.
+  table.erase(table.begin());
+  evicted_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void MemoryStore::put_block(std::string_view client, std::string reason, core::WallTime until,
+                            core::WallTime now) {
+  auto it = blocks_.find(client);
+  if (it == blocks_.end()) {
+    make_room(blocks_, now);
+    blocks_.emplace(std::string(client), BlockEntry{std::move(reason), until});
+  } else {
+    it->second = BlockEntry{std::move(reason), until};
+  }
 }
 
 void MemoryStore::record_invalid_attempt(std::string_view client, const AttemptRules& rules,
                                          Callback<AttemptOutcome> done) {
   const core::WallTime now = clock_.now();
   AttemptOutcome outcome;
-  bool tracked = true;
   {
     std::lock_guard lock(clients_mutex_);
     auto it = attempts_.find(client);
@@ -105,28 +122,18 @@ void MemoryStore::record_invalid_attempt(std::string_view client, const AttemptR
       attempts_.erase(it);
       it = attempts_.end();
     }
-    if (it == attempts_.end() && make_room(attempts_, now)) {
+    if (it == attempts_.end()) {
+      make_room(attempts_, now);
       it = attempts_.emplace(std::string(client), Attempts{0, now + rules.window}).first;
     }
-    if (it == attempts_.end()) {
-      tracked = false;
-      outcome.attempts = 1;
-    } else {
-      outcome.attempts = ++it->second.count;
-    }
+    outcome.attempts = ++it->second.count;
     if (outcome.attempts > rules.max_attempts) {
       outcome.blocked = true;
       outcome.blocked_until = now + rules.block_for;
-      if (it != attempts_.end()) attempts_.erase(it);  // the block takes over from the count
-      if (blocks_.contains(client) || make_room(blocks_, now)) {
-        blocks_.insert_or_assign(std::string(client),
-                                 BlockEntry{"too many invalid API keys", outcome.blocked_until});
-      } else {
-        tracked = false;
-      }
+      attempts_.erase(it);  // the block takes over from the count
+      put_block(client, "too many invalid API keys", outcome.blocked_until, now);
     }
   }
-  if (!tracked) untracked_.fetch_add(1, std::memory_order_relaxed);
   done(outcome);
 }
 
@@ -145,21 +152,11 @@ void MemoryStore::list_blocks(Callback<std::vector<Block>> done) {
 }
 
 void MemoryStore::add_block(Block block, StatusCallback done) {
-  const core::WallTime now = clock_.now();
-  bool full = false;
   {
     std::lock_guard lock(clients_mutex_);
-    if (blocks_.contains(block.client) || make_room(blocks_, now)) {
-      blocks_.insert_or_assign(block.client, BlockEntry{std::move(block.reason), block.until});
-    } else {
-      full = true;
-    }
+    put_block(block.client, std::move(block.reason), block.until, clock_.now());
   }
-  if (full) {
-    done(core::make_error(core::Errc::unavailable, "the block table is full"));
-  } else {
-    done(core::Status{});
-  }
+  done(core::Status{});
 }
 
 void MemoryStore::remove_block(std::string_view client, StatusCallback done) {

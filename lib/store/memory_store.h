@@ -2,7 +2,7 @@
 // store, and the shape RedisStore's local fallback takes. Thread-safe: counters are striped
 // over mutex-guarded shards so several workers can share one store with exact limits. Memory is
 // bounded: expired entries are swept, and the attempt and block tables hold at most
-// `max_tracked_clients` entries each (beyond that new clients are not tracked, and counted).
+// `max_tracked_clients` entries each (beyond that an arbitrary entry is evicted, and counted).
 #pragma once
 
 #include <array>
@@ -32,8 +32,8 @@ class MemoryStore final : public Store {
   // Drops every entry that has expired; rld calls it from a timer.
   void sweep();
   std::size_t counter_count() const;
-  // Clients that could not be tracked because a table was full.
-  std::uint64_t untracked_clients() const { return untracked_.load(std::memory_order_relaxed); }
+  // Entries evicted from a full attempt or block table.
+  std::uint64_t evicted_clients() const { return evicted_.load(std::memory_order_relaxed); }
 
  private:
   struct Counter {
@@ -55,10 +55,13 @@ class MemoryStore final : public Store {
   static constexpr std::size_t kShards = 32;
 
   Shard& shard_for(std::string_view key);
-  // True when `table` may grow by one, after sweeping expired clients if it is full.
-  // clients_mutex_ held.
+  static constexpr core::Millis kClientSweepInterval{1000};
+  // Lets `table` grow by one: sweeps expired clients (at most once a second) and, if it is
+  // still full, evicts an entry. clients_mutex_ held.
   template <class Table>
-  bool make_room(const Table& table, core::WallTime now);
+  void make_room(Table& table, core::WallTime now);
+  void put_block(std::string_view client, std::string reason, core::WallTime until,
+                 core::WallTime now);      // clients_mutex_ held
   void sweep_clients(core::WallTime now);  // clients_mutex_ held
 
   const core::Clock& clock_;
@@ -67,7 +70,8 @@ class MemoryStore final : public Store {
   std::mutex clients_mutex_;  // attempts_ and blocks_
   StringMap<Attempts> attempts_;
   StringMap<BlockEntry> blocks_;
-  std::atomic<std::uint64_t> untracked_{0};
+  core::WallTime last_client_sweep_{};
+  std::atomic<std::uint64_t> evicted_{0};
 };
 
 }  // namespace rl::store

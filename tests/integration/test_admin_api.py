@@ -40,7 +40,9 @@ ADMIN_ROUTES = [("GET", "/admin/health"), ("POST", "/admin/health"), ("GET", "/a
                 ("DELETE", "/admin/blocks/10.0.0.1")]
 
 
-def test_missing_and_wrong_admin_keys_get_identical_401s(rld):
+def test_missing_and_wrong_admin_keys_get_identical_401s(make_rld):
+    # Wrong admin keys count as invalid attempts: allow this test's many of them.
+    rld = make_rld(settings={"security": {"max_invalid_attempts": 1000}})
     for method, path in ADMIN_ROUTES:
         body = {"status": "DEGRADED"} if method in ("POST", "PUT", "PATCH") else None
         # Parsed leniently from the raw bytes: the framing of these 401s is checked by
@@ -62,6 +64,26 @@ def test_missing_and_wrong_admin_keys_get_identical_401s(rld):
     assert rld.admin("GET", "/admin/users/demo_free_user").status == 200
     # An API key is not an admin key.
     assert raw_request(rld, "GET", "/admin/health", headers={"X-API-Key": FREE}).status == 401
+
+
+def test_wrong_admin_keys_block_the_client_like_invalid_api_keys(make_rld):
+    rld = make_rld(settings={"security": {"max_invalid_attempts": 3, "block_seconds": 600}})
+    for _ in range(3):
+        r = rld.request("GET", "/admin/health", headers={"X-Admin-Key": "guess"})
+        assert r.status == 401, r
+    r = rld.request("GET", "/admin/health", headers={"X-Admin-Key": "guess"})
+    assert r.status == 429 and r.json()["error"]["code"] == "client_blocked", r
+    assert 590 <= int(r.headers["retry-after"]) <= 600, r
+    # Blocked means blocked: the right key from the same client is refused too, on every route.
+    assert rld.admin("GET", "/admin/health").status == 429
+    assert rld.get("/test", key=KEYS["free"]).status == 429
+    alert = rld.wait_for_event("security_alert")[-1]
+    assert alert["client"] == "127.0.0.1" and alert["last_reason"] == "admin_key_invalid", alert
+    assert rld.metric('rl_security_events_total{kind="admin_key_invalid"}') == 4
+    # Another client (the Unix socket, as 10.9.9.9) still administers.
+    r = rld.request("GET", "/admin/health", via="unix",
+                    headers={"X-Admin-Key": rld.admin_key, "X-Forwarded-For": "10.9.9.9"})
+    assert r.status == 200, r
 
 
 @pytest.mark.parametrize("auth", [b"", b"X-Admin-Key: wrong-key\r\n",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from raw_http import raw_request
-from rld_harness import (KEYS, RLD_ENV_VARS, ROOT, connect, json_events, read_until_closed,
+from rld_harness import (DEFAULT_TIERS, KEYS, RLD_ENV_VARS, ROOT, connect, json_events, read_until_closed,
                          run_rld)
 
 DEMO_CONFIG = ROOT / "config" / "rld.toml"
@@ -155,7 +155,7 @@ def test_check_config_reports_every_tier_file_problem_by_json_path(tmp_path):
     err = r.stderr
     for json_path, what in [("tiers.free.base_limit", "non-negative"),
                             ("tiers.free.burst_limit", "integer"),
-                            ("tiers.free.window_minutes", ">= 1"),
+                            ("tiers.free.window_minutes", "from 1 to 527040"),
                             ("tiers.free.algorithm", "sliding_window"),
                             ("tiers.ok.degraded_limit", "burst_limit"),
                             ("users.u1", "tier"),
@@ -208,6 +208,14 @@ def test_tier_file_syntax_errors_never_echo_a_key(tmp_path, text):
     assert r.returncode == 1, r
     assert path in r.stderr and "JSON" in r.stderr, r.stderr
     assert "my_secret_key_999" not in r.stderr + r.stdout, r.stderr
+
+
+def test_a_number_too_large_for_json_is_reported_not_a_crash(tmp_path):
+    text = open(DEFAULT_TIERS).read().replace('"base_limit": 10', '"base_limit": 1e400')
+    path = write(tmp_path / "huge.json", text)
+    r = run_rld("--check-config", "--tiers", path)
+    assert r.returncode == 1, r  # not 134 (abort)
+    assert path in r.stderr and "number" in r.stderr, r.stderr
 
 
 def test_explicit_missing_tier_file_is_an_error(tmp_path):

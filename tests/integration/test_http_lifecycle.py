@@ -145,6 +145,26 @@ def test_client_that_never_reads_is_bounded_and_closed(timed):
     hog.close()
 
 
+def test_pipelined_answers_beyond_the_output_budget_wait_and_none_is_lost(rld):
+    """One 64 KB write of pipelined /metrics asks for ~8 MB of answers: rld buffers at most a
+    bounded amount (256 KiB per connection), parses the rest only as the client reads, and in
+    the end every request is answered, in order."""
+    pid = rld.proc.pid
+    n = 64 * 1024 // len(request_bytes("GET", "/metrics"))
+    rss_before = rss_kib(pid)
+    hog = connect(rld)
+    hog.sendall(request_bytes("GET", "/metrics") * n)
+    time.sleep(0.3)  # rld answers what its budget allows, then waits for the client to read
+    assert rss_kib(pid) - rss_before < 4 * 1024, (rss_before, rss_kib(pid))
+    t0 = time.monotonic()
+    assert rld.get("/health").status == 200
+    assert time.monotonic() - t0 < 0.5  # the hog holds no one up
+    reader = ResponseReader(hog)
+    statuses = [reader.read().status for _ in range(n)]
+    assert statuses == [200] * n
+    hog.close()
+
+
 # -- half close ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("via", ["tcp", "unix"])
 def test_half_closed_client_still_gets_every_answer(rld, via):
@@ -403,15 +423,23 @@ def test_sighup_with_a_broken_rld_toml_keeps_the_running_config(make_rld, toml, 
     assert mentions in event["error"], event
     assert rld.metric('rl_config_reloads_total{result="failure"}') == 1
     # Still the old config: /open is excluded, limits unchanged, still serving.
-    r = rld.get("/check", headers={"X-Original-URI": "/open"})
+    r = rld.get("/check", headers={"X-Original-URI": "/open"}, via="unix")
     assert r.status == 200 and "x-ratelimit-limit" not in r.headers, r
     assert burst(rld, FREE, 21) == [(200, "20")] * 20 + [(429, "20")]
     # A good rld.toml is applied by the next SIGHUP.
     rld.config_path.write_text(good.replace('"/open"', '"/other"'))
     reload(rld, "config_reloaded")
-    assert rld.get("/check", headers={"X-Original-URI": "/open"}).status == 401
-    assert rld.get("/check", headers={"X-Original-URI": "/other"}).status == 200
+    assert rld.get("/check", headers={"X-Original-URI": "/open"}, via="unix").status == 401
+    assert rld.get("/check", headers={"X-Original-URI": "/other"}, via="unix").status == 200
     assert rld.metric('rl_config_reloads_total{result="success"}') == 1
+
+
+def test_sighup_with_an_unrepresentable_number_keeps_the_running_tiers(make_rld):
+    rld = make_rld(tiers=demo_tiers())
+    rld.tiers_path.write_text(json.dumps(demo_tiers()).replace('"base_limit": 10', '"base_limit": 1e400'))
+    event = reload(rld, "reload_failed")
+    assert str(rld.tiers_path) in event["error"] and "number" in event["error"], event
+    assert burst(rld, FREE, 21) == [(200, "20")] * 20 + [(429, "20")]
 
 
 def test_sighup_keeps_listeners_that_need_a_restart(make_rld):

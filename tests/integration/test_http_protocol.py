@@ -527,7 +527,10 @@ def test_check_invalid_deny_status_is_400(rld, query):
 
 @pytest.mark.parametrize("header", ["X-Original-URI", "X-Forwarded-Uri"])
 def test_check_excluded_original_paths_pass_without_consuming(make_rld, header):
-    rld = make_rld(settings={"http": {"excluded_paths": ["/health", "/static/*"]}})
+    # The proxy (here trusted as 127.0.0.1) names the original path in the configured header.
+    rld = make_rld(settings={"http": {"excluded_paths": ["/health", "/static/*"],
+                                      "trusted_proxies": ["127.0.0.1"],
+                                      "original_uri_header": header}})
     before = decisions(rld)
     for uri in ("/health", "/health?probe=1", "/static/app.css", "/static/a/b.js?v=2"):
         r = check(rld, None, headers=[(header, uri)])  # no key needed
@@ -543,6 +546,35 @@ def test_check_excluded_original_paths_pass_without_consuming(make_rld, header):
     r = check(rld, FREE, headers=[(header, "/api/data")])
     assert_empty_check(r, 200)
     assert r.header("X-RateLimit-Remaining") == "19"  # the excluded ones consumed nothing
+
+
+def test_check_ignores_the_original_path_from_an_untrusted_peer(make_rld):
+    # 127.0.0.1 is not a trusted proxy here: a client naming an excluded path gets no pass,
+    # neither for a missing key nor past a block.
+    rld = make_rld(settings={"http": {"excluded_paths": ["/health"]},
+                             "security": {"max_invalid_attempts": 2}})
+    statuses = [check(rld, None, headers=[("X-Original-URI", "/health")]).status
+                for _ in range(4)]
+    assert statuses == [401, 401, 429, 429]
+
+
+def test_check_only_the_configured_header_names_the_original_path(make_rld):
+    rld = make_rld(settings={"http": {"excluded_paths": ["/health"],
+                                      "original_uri_header": "X-Forwarded-Uri"}})
+    # Over the (trusted) Unix socket: X-Original-URI, not the configured header, is ignored.
+    r = check(rld, None, headers=[("X-Original-URI", "/health")], conn=connect(rld, "unix"))
+    assert_empty_check(r, 401)
+    r = check(rld, None, headers=[("X-Forwarded-Uri", "/health")], conn=connect(rld, "unix"))
+    assert_empty_check(r, 200)
+
+
+@pytest.mark.parametrize("uri", ["/static/../api", "/static//../api", "/static/./x",
+                                 "/static/%2e%2e/api", "/static/..%2fapi", "/static/..\\api",
+                                 "/static/..;/api", "/static//x"])
+def test_check_never_excludes_a_path_a_backend_could_resolve_elsewhere(make_rld, uri):
+    rld = make_rld(settings={"http": {"excluded_paths": ["/static/*"]}})
+    r = check(rld, None, headers=[("X-Original-URI", uri)], conn=connect(rld, "unix"))
+    assert_empty_check(r, 401)
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
@@ -586,6 +618,23 @@ def test_unix_socket_trusts_x_forwarded_for(rld):
                    headers={"X-Real-IP": "203.0.113.7"}).status == 429
     blocks = rld.admin("GET", "/admin/blocks").json()["blocks"]
     assert [b["client"] for b in blocks] == ["203.0.113.7"]
+
+
+def test_client_ip_header_x_real_ip_ignores_a_forwarded_for_the_client_sent(make_rld):
+    # A proxy that sets only X-Real-IP passes the client's own X-Forwarded-For through:
+    # with client_ip_header = "X-Real-IP", rld believes only the header the proxy set.
+    rld = make_rld(settings={"http": {"client_ip_header": "X-Real-IP"},
+                             "security": {"max_invalid_attempts": 2}})
+    statuses = []
+    for i in range(4):
+        s = connect(rld, "unix")
+        s.sendall(request_bytes("GET", "/test", [("X-Real-IP", "10.7.7.7"),
+                                                 ("X-Forwarded-For", f"10.8.8.{i}")]))
+        statuses.append(ResponseReader(s).read().status)
+        s.close()
+    assert statuses == [401, 401, 429, 429]
+    blocks = [b["client"] for b in rld.admin("GET", "/admin/blocks", via="unix").json()["blocks"]]
+    assert blocks == ["10.7.7.7"]
 
 
 def test_tcp_peer_not_in_trusted_proxies_cannot_choose_its_ip(rld):

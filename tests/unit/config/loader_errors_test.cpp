@@ -78,7 +78,7 @@ TEST_CASE("a listen value that is not an array is reported with its line") {
 TEST_CASE("a bad CIDR in trusted_proxies is reported with the value given") {
   const std::string e = error_of("err_bad_cidr.toml");
   CHECK_MESSAGE(has(e, kFixtures + "err_bad_cidr.toml"), e);
-  CHECK_MESSAGE(has(e, "http.trusted_proxies: expected an IP address or CIDR range"), e);
+  CHECK_MESSAGE(has(e, "http.trusted_proxies: expected IP addresses or CIDR ranges"), e);
   CHECK_MESSAGE(has(e, "\"10.0.0.0/33\""), e);
 }
 
@@ -147,8 +147,7 @@ TEST_CASE("a bad REDIS_PORT and a bad REDIS_DB are both reported") {
   const std::string e = error_of("", {{"REDIS_PORT", "http"}, {"REDIS_DB", "x9"}});
   CHECK_MESSAGE(has(e, "environment REDIS_PORT: expected an integer from 1 to 65535, got \"http\""),
                 e);
-  CHECK_MESSAGE(has(e, "environment REDIS_DB: expected an integer from 0 to 65535, got \"x9\""),
-                e);
+  CHECK_MESSAGE(has(e, "environment REDIS_DB: expected an integer from 0 to 65535, got \"x9\""), e);
 }
 
 TEST_CASE("a REDIS_TIMEOUT that is not a number of seconds is refused") {

@@ -136,17 +136,14 @@ TEST_CASE("an empty object is a valid tier file with nothing in it") {
 
 TEST_CASE("window_seconds and window_minutes together are refused") {
   const std::string e = error_of("tiers_both_windows.json");
-  CHECK_MESSAGE(has(e, kFixtures + "tiers_both_windows.json: tiers.free: expected either "
+  CHECK_MESSAGE(has(e, kFixtures + "tiers_both_windows.json: tiers.free.window_seconds: give "
                                    "window_seconds or window_minutes, not both"),
                 e);
 }
 
 TEST_CASE("unknown keys at the top level and in a tier are refused") {
   const std::string e = error_of("tiers_unknown_key.json");
-  CHECK_MESSAGE(has(e,
-                    "tiers_unknown_key.json: tiers.free.windw_seconds: expected a known tier "
-                    "field (unknown key)"),
-                e);
+  CHECK_MESSAGE(has(e, "tiers_unknown_key.json: tiers.free.windw_seconds: unknown field"), e);
   CHECK_MESSAGE(has(e, "tiers_unknown_key.json: userz: expected one of"), e);
 }
 
@@ -239,8 +236,10 @@ TEST_CASE("a missing limit and a zero window are refused") {
                     "inline.json: tiers.t.burst_limit: expected a non-negative integer "
                     "(missing)"),
                 e);
-  CHECK_MESSAGE(has(e, "inline.json: tiers.t.window_seconds: expected a whole number >= 1, got 0"),
-                e);
+  CHECK_MESSAGE(
+      has(e,
+          "inline.json: tiers.t.window_seconds: expected a whole number from 1 to 31622400, got 0"),
+      e);
 }
 
 TEST_CASE("a file that is not a JSON object is refused") {

@@ -96,10 +96,10 @@ TEST_CASE("every problem of a tier body is named by its field") {
                                         {"window_seconds", 0},
                                         {"algorithm", "leaky"},
                                         {"shadow", 1}});
-  CHECK_MESSAGE(has(e, "base_limit: required"), e);
+  CHECK_MESSAGE(has(e, "base_limit: expected a non-negative integer (missing)"), e);
   CHECK_MESSAGE(has(e, "burst_limit: expected a non-negative integer"), e);
   CHECK_MESSAGE(has(e, "degraded_limit: expected a non-negative integer"), e);
-  CHECK_MESSAGE(has(e, "window_seconds: expected a whole number >= 1"), e);
+  CHECK_MESSAGE(has(e, "window_seconds: expected a whole number from 1 to 31622400"), e);
   CHECK_MESSAGE(has(e, "algorithm: expected \"sliding_window\""), e);
   CHECK_MESSAGE(has(e, "shadow: expected true or false"), e);
 }

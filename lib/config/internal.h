@@ -1,0 +1,30 @@
+// Pieces of the daemon-config loader shared by its source files (not a public interface):
+// the TOML schema reader, the environment overlay and the joining of problem lists.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/daemon_config.h"
+#include "config/loader.h"
+#include "core/result.h"
+
+namespace rl::config {
+
+// Reads the TOML file at `path` into `config`, adding every problem found.
+void read_toml_file(const std::string& path, DaemonConfig& config,
+                    std::vector<std::string>& problems);
+
+// Applies the reference's environment variables.
+void apply_environment(const Environment& env, DaemonConfig& config,
+                       std::vector<std::string>& problems);
+
+// Parses listen addresses; each bad one is reported as "<source>: <message>".
+std::vector<ListenAddress> parse_listeners(const std::vector<std::string>& texts,
+                                           const std::string& source,
+                                           std::vector<std::string>& problems);
+
+// One invalid_argument Error whose message holds every problem, one per line.
+core::Error problems_error(const std::vector<std::string>& problems);
+
+}  // namespace rl::config
