@@ -59,6 +59,7 @@ bool Connection::idle() const {
 void Connection::account() {
   const std::size_t now = out_.size() + writing_.size();
   server_.buffered_output_ = server_.buffered_output_ + now - accounted_;
+  server_.metrics_.buffered.set(static_cast<std::int64_t>(server_.buffered_output_));
   accounted_ = now;
 }
 
@@ -283,10 +284,13 @@ void Connection::maybe_retire() {
 
 void Connection::drain() {
   if (phase_ == Phase::closed) return;
+  pending_.clear();  // pipelined requests not yet started are not served
   if (idle()) {
     close();
   } else if (!exchange_pending() && phase_ == Phase::open && !parser_.in_request()) {
     set_phase(Phase::closing_after_flush);  // an answer is still being written
+    account();
+    flush();
   }
 }
 
@@ -294,7 +298,9 @@ void Connection::check_timeouts(std::uint64_t now) {
   if (phase_ == Phase::closed) return;
   const ServerOptions& o = server_.options_;
   if (phase_ == Phase::shutting_down || phase_ == Phase::closing_after_flush) {
-    if (now - phase_since_ms_ > kLingerMs + (writing() ? o.idle_timeout_ms : 0)) close();
+    // A client still reading its last answers gets idle_timeout, unless we are shutting down.
+    const bool slow_reader = writing() && !server_.draining_;
+    if (now - phase_since_ms_ > kLingerMs + (slow_reader ? o.idle_timeout_ms : 0)) close();
     return;
   }
   if (writing() && now - write_started_ms_ > o.idle_timeout_ms) {

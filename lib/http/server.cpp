@@ -92,7 +92,9 @@ ServerMetrics::ServerMetrics(obs::Registry& r)
       protocol_errors(r.counter("rl_http_protocol_errors_total",
                                 "Malformed or over-limit requests answered with an error and a "
                                 "close.")),
-      requests(r.counter("rl_http_requests_total", "HTTP requests parsed.")) {}
+      requests(r.counter("rl_http_requests_total", "HTTP requests parsed.")),
+      buffered(r.gauge("rl_http_buffered_bytes",
+                       "Response bytes waiting for clients to read them, all connections.")) {}
 
 Server::Server(uv_loop_t* loop, Handler& handler, const core::Clock& clock, obs::Logger& log,
                ServerMetrics& metrics, ServerOptions options)

@@ -43,6 +43,7 @@ struct ServerMetrics {
   obs::Counter& timeouts;
   obs::Counter& protocol_errors;
   obs::Counter& requests;
+  obs::Gauge& buffered;
 };
 
 class Server {
