@@ -11,6 +11,7 @@
 #include "config/listen_address.h"
 #include "core/clock.h"
 #include "obs/logger.h"
+#include "policy/tier.h"
 #include "security/ip_address.h"
 
 namespace rl::config {
@@ -19,10 +20,9 @@ enum class StoreKind { memory, redis };
 // Where a trusted peer's client address comes from: X-Forwarded-For (right to left) or else
 // X-Real-IP ("auto", DESIGN.md §3), or only the one header the proxy in front always sets.
 enum class ClientIpHeader { automatic, x_forwarded_for, x_real_ip };
-enum class FailurePolicy { local, allow, deny };
+using FailurePolicy = policy::FailurePolicy;
 
 std::string_view to_string(StoreKind kind);
-std::string_view to_string(FailurePolicy policy);
 
 struct ServerConfig {
   std::vector<ListenAddress> listen = {
@@ -64,10 +64,15 @@ struct StoreConfig {
 
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";
-  core::Millis timeout{5};
-  int connections = 2;
+  core::Millis timeout{5};  // deadline of every command
+  core::Millis connect_timeout{1000};
+  int connections = 2;  // pipelined connections (per worker)
   FailurePolicy on_failure = FailurePolicy::local;
   std::string prefix = "rl:";
+  int breaker_failures = 5;  // failures in a row that open the circuit breaker
+  core::Millis breaker_cooldown{1000};
+  core::Seconds cache_ttl{60};  // identity cache backstop; events invalidate at once
+  std::size_t cache_size = 100000;
 };
 
 struct SecurityConfig {

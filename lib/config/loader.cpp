@@ -13,18 +13,6 @@ std::string_view to_string(StoreKind kind) {
   return kind == StoreKind::redis ? "redis" : "memory";
 }
 
-std::string_view to_string(FailurePolicy policy) {
-  switch (policy) {
-    case FailurePolicy::allow:
-      return "allow";
-    case FailurePolicy::deny:
-      return "deny";
-    case FailurePolicy::local:
-      break;
-  }
-  return "local";
-}
-
 std::vector<ListenAddress> parse_listeners(const std::vector<std::string>& texts,
                                            const std::string& source,
                                            std::vector<std::string>& problems) {
@@ -82,10 +70,6 @@ void validate(const DaemonConfig& c, std::vector<std::string>& problems) {
   if (c.server.workers != 1) {
     problems.push_back(where + ": server.workers: expected 1 (several workers per process are " +
                        "not supported yet), got " + std::to_string(c.server.workers));
-  }
-  if (c.store.kind == StoreKind::redis) {
-    problems.push_back(where + ": store.type: expected \"memory\" (the redis store is not " +
-                       "available in this build yet)");
   }
   for (std::size_t i = 0; i < c.server.listen.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {

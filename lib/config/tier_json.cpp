@@ -62,6 +62,15 @@ class FieldReader {
     out = *a;
   }
 
+  void on_failure(std::optional<policy::FailurePolicy>& out) {
+    const auto it = object_.find("on_failure");
+    if (it == object_.end() || it->is_null()) return;
+    const auto p =
+        it->is_string() ? policy::parse_failure_policy(it->get<std::string>()) : std::nullopt;
+    if (!p) return expected("on_failure", "\"local\", \"allow\" or \"deny\"");
+    out = *p;
+  }
+
   void shadow(bool& out) {
     const auto it = object_.find("shadow");
     if (it == object_.end()) return;
@@ -71,8 +80,8 @@ class FieldReader {
 
   void unknown_fields() {
     static const std::set<std::string, std::less<>> kKnown = {
-        "name",           "base_limit",     "burst_limit", "degraded_limit",
-        "window_seconds", "window_minutes", "algorithm",   "shadow"};
+        "name",           "base_limit", "burst_limit", "degraded_limit", "window_seconds",
+        "window_minutes", "algorithm",  "shadow",      "on_failure"};
     for (const auto& [field, unused] : object_.items()) {
       if (!kKnown.contains(field)) problems_.push_back({field, "unknown field"});
     }
@@ -98,6 +107,7 @@ std::vector<policy::FieldProblem> read_tier_fields(const json& object, policy::T
   r.window(tier.window);
   r.algorithm(tier.algorithm);
   r.shadow(tier.shadow);
+  r.on_failure(tier.on_failure);
   r.unknown_fields();
   if (problems.empty()) problems = policy::validate(tier);
   return problems;

@@ -115,6 +115,17 @@ void read_redis(TomlReader r, RedisConfig& c) {
             {"deny", FailurePolicy::deny}},
            "\"local\", \"allow\" or \"deny\"");
   r.string("prefix", c.prefix);
+  if (c.prefix.empty() || c.prefix.size() > 32 ||
+      c.prefix.find_first_of(" {}\t\r\n*?[]") != std::string::npos) {
+    r.problem("prefix", "1-32 characters without spaces, braces or glob characters, e.g. \"rl:\"");
+  }
+  r.millis("connect_timeout_ms", c.connect_timeout, 10, 60'000);
+  std::int64_t failures = c.breaker_failures;
+  r.integer("breaker_failures", failures, 1, 1000);
+  c.breaker_failures = static_cast<int>(failures);
+  r.millis("breaker_cooldown_ms", c.breaker_cooldown, 10, 600'000);
+  r.seconds("cache_ttl_seconds", c.cache_ttl, 1, 86400);
+  r.size("cache_size", c.cache_size, 100, 10'000'000);
   r.finish();
 }
 

@@ -5,6 +5,25 @@
 
 namespace rl::policy {
 
+std::string_view to_string(FailurePolicy policy) {
+  switch (policy) {
+    case FailurePolicy::allow:
+      return "allow";
+    case FailurePolicy::deny:
+      return "deny";
+    case FailurePolicy::local:
+      break;
+  }
+  return "local";
+}
+
+std::optional<FailurePolicy> parse_failure_policy(std::string_view text) {
+  for (auto p : {FailurePolicy::local, FailurePolicy::allow, FailurePolicy::deny}) {
+    if (text == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
 limiter::Quota quota_for(const Tier& tier, HealthState health) {
   return limiter::Quota{health == HealthState::degraded ? tier.degraded_limit : tier.burst_limit,
                         tier.window};

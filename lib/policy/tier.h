@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,12 @@
 
 namespace rl::policy {
 
+// What to do when the shared store cannot answer (DESIGN.md §7): limit in this process with
+// the same limits, let the request through, or refuse it (503).
+enum class FailurePolicy { local, allow, deny };
+std::string_view to_string(FailurePolicy policy);
+std::optional<FailurePolicy> parse_failure_policy(std::string_view text);
+
 struct Tier {
   std::string name;
   std::int64_t base_limit = 0;      // the advertised rate (reference: "10 RPM base")
@@ -21,7 +28,8 @@ struct Tier {
   std::int64_t degraded_limit = 0;  // enforced in DEGRADED
   core::Seconds window{60};
   limiter::Algorithm algorithm = limiter::Algorithm::sliding_window;
-  bool shadow = false;  // decide and count, but never deny
+  bool shadow = false;                      // decide and count, but never deny
+  std::optional<FailurePolicy> on_failure;  // overrides redis.on_failure for this tier
 
   friend bool operator==(const Tier&, const Tier&) = default;
 };

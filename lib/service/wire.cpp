@@ -34,7 +34,8 @@ json to_json(const policy::Tier& tier) {
               {"degraded_limit", tier.degraded_limit},
               {"window_seconds", tier.window.count()},
               {"algorithm", limiter::to_string(tier.algorithm)},
-              {"shadow", tier.shadow}};
+              {"shadow", tier.shadow},
+              {"on_failure", tier.on_failure ? json(to_string(*tier.on_failure)) : json(nullptr)}};
 }
 
 json to_json(const store::UserRecord& user) {

@@ -15,12 +15,12 @@ from rld_harness import ADMIN_KEY, KEYS, metric, parse_metrics, wait_until
 FREE = KEYS["free"]
 TIERS = {
     "free": {"name": "free", "base_limit": 10, "burst_limit": 20, "degraded_limit": 2,
-             "window_seconds": 60, "algorithm": "sliding_window", "shadow": False},
+             "window_seconds": 60, "algorithm": "sliding_window", "shadow": False, "on_failure": None},
     "pro": {"name": "pro", "base_limit": 100, "burst_limit": 150, "degraded_limit": 100,
-            "window_seconds": 60, "algorithm": "sliding_window", "shadow": False},
+            "window_seconds": 60, "algorithm": "sliding_window", "shadow": False, "on_failure": None},
     "enterprise": {"name": "enterprise", "base_limit": 1000, "burst_limit": 1000,
                    "degraded_limit": 1000, "window_seconds": 60, "algorithm": "sliding_window",
-                   "shadow": False},
+                   "shadow": False, "on_failure": None},
 }
 
 
@@ -412,7 +412,7 @@ def test_put_tier_creates_then_updates(rld):
     r = rld.admin("PUT", "/admin/tiers/gold", body)
     assert r.status == 201, r
     assert r.json() == {"name": "gold", "base_limit": 5, "burst_limit": 8, "degraded_limit": 3,
-                        "window_seconds": 30, "algorithm": "sliding_window", "shadow": False}
+                        "window_seconds": 30, "algorithm": "sliding_window", "shadow": False, "on_failure": None}
     r = rld.admin("PUT", "/admin/tiers/gold",
                   {"base_limit": 5, "burst_limit": 9, "degraded_limit": 3, "window_minutes": 2})
     assert r.status == 200, r

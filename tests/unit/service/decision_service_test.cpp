@@ -162,8 +162,8 @@ TEST_CASE("a disabled user is user_disabled and consumes nothing") {
 
 TEST_CASE("a shadow tier never denies but marks what it would have denied") {
   Pipeline p;
-  rl::policy::Tier shadow{"free", 10, 20, 2, Seconds{60}, rl::limiter::Algorithm::sliding_window,
-                          true};
+  rl::policy::Tier shadow{
+      "free", 10, 20, 2, Seconds{60}, rl::limiter::Algorithm::sliding_window, true, std::nullopt};
   p.directory.put_tier(shadow, [](rl::core::Result<bool> r) { REQUIRE(r.ok()); });
   CHECK(p.allowed(kFreeKey, 20) == 20);
   for (int i = 0; i < 5; ++i) {

@@ -29,7 +29,7 @@ DecisionResult free_result(Verdict verdict, std::int64_t remaining, rl::core::Wa
   r.decision.retry_after = retry_after;
   r.retry_after = retry_after;
   r.identity.tier = std::make_shared<rl::policy::Tier>(rl::policy::Tier{
-      "free", 10, 20, 2, Seconds{60}, rl::limiter::Algorithm::sliding_window, false});
+      "free", 10, 20, 2, Seconds{60}, rl::limiter::Algorithm::sliding_window, false, std::nullopt});
   return r;
 }
 
