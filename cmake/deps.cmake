@@ -2,6 +2,7 @@
 # llhttp has no library package: Debian's node-llhttp ships its C sources, built here statically.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(libuv REQUIRED IMPORTED_TARGET libuv>=1.44)
+pkg_check_modules(hiredis REQUIRED IMPORTED_TARGET hiredis>=0.14)
 find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(tomlplusplus 3.3 REQUIRED)

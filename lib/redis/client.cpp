@@ -1,0 +1,243 @@
+// Picking a connection, EVALSHA with EVAL fallback, script loading and metrics.
+#include "redis/client.h"
+
+#include <charconv>
+#include <chrono>
+
+namespace rl::redis {
+namespace {
+
+// The arguments of a script call, owned, so the call can be sent again as EVAL.
+struct OwnedCall {
+  std::string text;
+  std::vector<std::size_t> lengths;  // keys first, then args
+  std::size_t keys = 0;
+
+  OwnedCall(std::span<const std::string_view> k, std::span<const std::string_view> a) {
+    keys = k.size();
+    for (auto part : {k, a}) {
+      for (std::string_view s : part) {
+        text.append(s);
+        lengths.push_back(s.size());
+      }
+    }
+  }
+  std::vector<std::string_view> command(std::string_view verb, std::string_view script,
+                                        const char* numkeys) const {
+    std::vector<std::string_view> out{verb, script, numkeys};
+    std::size_t at = 0;
+    for (std::size_t len : lengths) {
+      out.emplace_back(text.data() + at, len);
+      at += len;
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+ClientMetrics::ClientMetrics(obs::Registry& r)
+    : latency(r.histogram("rl_redis_command_duration_seconds",
+                          "Time from sending a Redis command to its reply.",
+                          obs::latency_buckets())),
+      timeouts(r.counter("rl_redis_errors_total", "Redis calls that failed, by kind.",
+                         {{"kind", "timeout"}})),
+      unavailable(r.counter("rl_redis_errors_total", "Redis calls that failed, by kind.",
+                            {{"kind", "unavailable"}})),
+      error_replies(r.counter("rl_redis_errors_total", "Redis calls that failed, by kind.",
+                              {{"kind", "error_reply"}})),
+      noscript(r.counter("rl_redis_noscript_total",
+                         "Script calls re-sent with EVAL because Redis had lost the script.")),
+      reconnects(r.counter("rl_redis_disconnects_total", "Redis connections lost.")),
+      connected(r.gauge("rl_redis_connections_ready", "Redis connections ready for commands.")),
+      in_flight(r.gauge("rl_redis_pipeline_depth",
+                        "Redis commands sent and not yet answered (the pipeline depth).")) {}
+
+Client::Client(uv_loop_t* loop, ConnectionOptions options, int connections, obs::Logger& log,
+               ClientMetrics& metrics)
+    : loop_(loop),
+      log_(log),
+      metrics_(metrics),
+      endpoint_(options.url.redacted()),
+      was_ready_(static_cast<std::size_t>(connections), false) {
+  for (int i = 0; i < connections; ++i) {
+    auto c = std::make_unique<Connection>(loop, options);
+    Connection* raw = c.get();
+    c->set_state_listener([this, raw, i](Connection::State state, std::string_view why) {
+      const auto n = static_cast<std::size_t>(i);
+      if (was_ready_[n] && state != Connection::State::ready) metrics_.connected.add(-1);
+      if (state == Connection::State::ready) {
+        metrics_.connected.add(1);
+        log_.info("redis_connected", {{"endpoint", endpoint_}, {"connection", i}});
+        load_scripts(*raw);
+      } else if (state == Connection::State::disconnected) {
+        if (was_ready_[n]) metrics_.reconnects.inc();
+        log_.warn("redis_disconnected",
+                  {{"endpoint", endpoint_}, {"connection", i}, {"reason", why}});
+      }
+      was_ready_[n] = state == Connection::State::ready;
+      if (state == Connection::State::ready && on_ready_) on_ready_();
+    });
+    connections_.push_back(std::move(c));
+  }
+}
+
+Client::~Client() = default;
+
+void Client::start() {
+  for (auto& c : connections_)
+    c->start();
+}
+
+void Client::close(std::function<void()> closed) {
+  auto remaining = std::make_shared<std::size_t>(connections_.size());
+  auto done = std::make_shared<std::function<void()>>(std::move(closed));
+  for (auto& c : connections_) {
+    c->close([remaining, done] {
+      if (--*remaining == 0 && *done) (*done)();
+    });
+  }
+}
+
+bool Client::ready() const {
+  for (const auto& c : connections_) {
+    if (c->ready()) return true;
+  }
+  return false;
+}
+
+std::size_t Client::in_flight() const {
+  std::size_t n = 0;
+  for (const auto& c : connections_)
+    n += c->pending();
+  return n;
+}
+
+Connection* Client::pick() {
+  Connection* best = nullptr;
+  for (auto& c : connections_) {
+    if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c.get();
+  }
+  return best;
+}
+
+void Client::track(Callback& done) {
+  const auto sent = std::chrono::steady_clock::now();
+  done = [this, sent, inner = std::move(done)](core::Result<ReplyPtr> r) {
+    metrics_.in_flight.add(-1);
+    if (r) {
+      metrics_.latency.observe(std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - sent));
+      if (is_error(**r)) metrics_.error_replies.inc();
+    } else if (r.error().code == core::Errc::timeout) {
+      metrics_.timeouts.inc();
+    } else {
+      metrics_.unavailable.inc();
+    }
+    inner(std::move(r));
+  };
+  metrics_.in_flight.add(1);
+}
+
+void Client::command(std::span<const std::string_view> args, Callback done) {
+  Connection* c = pick();
+  track(done);
+  if (c == nullptr)
+    return done(core::make_error(core::Errc::unavailable, "Redis is not connected"));
+  c->send(args, std::move(done));
+}
+
+void Client::eval(ScriptId id, std::span<const std::string_view> keys,
+                  std::span<const std::string_view> args, Callback done) {
+  const Script& s = script(id);
+  char numkeys[8];
+  *std::to_chars(numkeys, numkeys + sizeof numkeys - 1, keys.size()).ptr = '\0';
+  auto call = std::make_shared<OwnedCall>(keys, args);
+  auto first = call->command("EVALSHA", s.sha1, numkeys);
+  command(first, [this, id, call, done = std::move(done)](core::Result<ReplyPtr> r) mutable {
+    if (!r || !is_error(**r) || !text(**r).starts_with("NOSCRIPT")) return done(std::move(r));
+    // Redis lost the script (SCRIPT FLUSH, restart): send it whole; this also caches it again.
+    metrics_.noscript.inc();
+    char n[8];
+    *std::to_chars(n, n + sizeof n - 1, call->keys).ptr = '\0';
+    command(call->command("EVAL", script(id).source, n), std::move(done));
+  });
+}
+
+void Client::batch(std::vector<Command> commands, BatchCallback done) {
+  struct State {
+    std::vector<core::Result<ReplyPtr>> results;
+    std::size_t left;
+    BatchCallback done;
+  };
+  const std::size_t n = commands.size();
+  auto state = std::make_shared<State>(State{{}, n, std::move(done)});
+  state->results.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    state->results.emplace_back(core::make_error(core::Errc::unavailable, "not sent"));
+  }
+  if (n == 0) return state->done(std::move(state->results));
+  Connection* c = pick();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<std::string_view> args(commands[i].begin(), commands[i].end());
+    Callback one = [state, i](core::Result<ReplyPtr> r) {
+      state->results[i] = std::move(r);
+      if (--state->left == 0) state->done(std::move(state->results));
+    };
+    track(one);
+    if (c == nullptr) {
+      one(core::make_error(core::Errc::unavailable, "Redis is not connected"));
+    } else {
+      c->send(args, std::move(one));
+    }
+  }
+}
+
+void Client::scan(std::string pattern, std::size_t limit,
+                  std::function<void(core::Result<std::vector<std::string>>)> done) {
+  struct State {
+    std::string pattern;
+    std::size_t limit;
+    std::vector<std::string> keys;
+    std::function<void(core::Result<std::vector<std::string>>)> done;
+    std::function<void(std::string)> next;
+  };
+  auto state = std::make_shared<State>(State{std::move(pattern), limit, {}, std::move(done), {}});
+  state->next = [this, weak = std::weak_ptr<State>(state)](std::string cursor) {
+    auto s = weak.lock();
+    if (!s) return;
+    command({"SCAN", cursor, "MATCH", s->pattern, "COUNT", "1000"},
+            [this, s](core::Result<ReplyPtr> r) {
+              if (!r) return s->done(r.error());
+              const redisReply* cursor_reply = element(**r, 0);
+              const redisReply* keys = element(**r, 1);
+              if (cursor_reply == nullptr || keys == nullptr || !is_array(*keys)) {
+                return s->done(core::make_error(core::Errc::internal, "unexpected SCAN reply"));
+              }
+              for (std::size_t i = 0; i < keys->elements && s->keys.size() < s->limit; ++i) {
+                s->keys.emplace_back(text(*keys->element[i]));
+              }
+              const std::string next(text(*cursor_reply));
+              if (next == "0" || s->keys.size() >= s->limit) {
+                auto finish = std::move(s->done);
+                s->next = nullptr;  // breaks the cycle state → next → state
+                return finish(std::move(s->keys));
+              }
+              s->next(next);
+            });
+  };
+  state->next("0");
+}
+
+void Client::load_scripts(Connection& c) {
+  for (const Script& s : all_scripts()) {
+    c.send({"SCRIPT", "LOAD", s.source}, [this, &s](core::Result<ReplyPtr> r) {
+      if (!r || is_error(**r) || text(**r) != s.sha1) {
+        log_.warn("redis_script_load_failed",
+                  {{"script", s.name}, {"error", r ? std::string(text(**r)) : r.error().message}});
+      }
+    });
+  }
+}
+
+}  // namespace rl::redis

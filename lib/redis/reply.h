@@ -1,0 +1,43 @@
+// Redis replies as hiredis parses them (redisReply trees), owned by a unique_ptr, with small
+// readers for what rl needs from them. The RESP protocol itself is hiredis' job.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <hiredis/hiredis.h>
+
+namespace rl::redis {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+inline bool is_error(const redisReply& r) {
+  return r.type == REDIS_REPLY_ERROR;
+}
+inline bool is_nil(const redisReply& r) {
+  return r.type == REDIS_REPLY_NIL;
+}
+inline bool is_array(const redisReply& r) {
+  return r.type == REDIS_REPLY_ARRAY;
+}
+
+// The text of a string, status or error reply (empty for other types).
+std::string_view text(const redisReply& r);
+
+// An integer reply, or a string reply holding a whole decimal number.
+std::optional<std::int64_t> integer(const redisReply& r);
+
+// Element `i` of an array reply, or nullptr.
+const redisReply* element(const redisReply& r, std::size_t i);
+
+// Appends the RESP encoding of a command (hiredis' formatter) to `out`.
+void append_command(std::string& out, std::span<const std::string_view> args);
+
+}  // namespace rl::redis

@@ -1,0 +1,43 @@
+// Subscribing, re-subscribing and handing messages over.
+#include "redis/subscriber.h"
+
+namespace rl::redis {
+
+Subscriber::Subscriber(uv_loop_t* loop, ConnectionOptions options, std::string channel,
+                       obs::Logger& log, MessageHandler on_message, ResyncHandler on_resync)
+    : connection_(std::make_unique<Connection>(loop, std::move(options))),
+      channel_(std::move(channel)),
+      log_(log),
+      on_message_(std::move(on_message)),
+      on_resync_(std::move(on_resync)) {
+  connection_->set_push_handler([this](ReplyPtr message) {
+    const redisReply* name = element(*message, 1);
+    const redisReply* payload = element(*message, 2);
+    if (name != nullptr && payload != nullptr && text(*name) == channel_) {
+      on_message_(text(*payload));
+    }
+  });
+  connection_->set_state_listener([this](Connection::State state, std::string_view) {
+    if (state != Connection::State::ready) {
+      subscribed_ = false;
+      return;
+    }
+    connection_->send({"SUBSCRIBE", channel_}, [this](core::Result<ReplyPtr> r) {
+      if (!r || is_error(**r)) {
+        log_.warn(
+            "redis_subscribe_failed",
+            {{"channel", channel_}, {"error", r ? std::string(text(**r)) : r.error().message}});
+        return;
+      }
+      subscribed_ = true;
+      on_resync_();
+    });
+  });
+}
+
+void Subscriber::ping() {
+  if (!connection_->ready()) return;
+  connection_->send({"PING"}, [](core::Result<ReplyPtr>) {});
+}
+
+}  // namespace rl::redis
