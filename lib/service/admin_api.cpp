@@ -282,7 +282,7 @@ void AdminApi::usage(Call& call) {
           }
           if (tier == nullptr) return call.fail(500, "internal", "the user's tier does not exist");
           const limiter::Quota quota = policy::quota_for(*tier, health_.current());
-          const store::CounterKey key{u.id, tier->algorithm, tier->window};
+          const store::CounterKey key{u.id, tier->algorithm, tier->window, tier->on_failure};
           store_.consume(key, quota, 0,
                          [&call, u, tier_name = tier->name](core::Result<limiter::Decision> d) {
                            if (!d) return call.fail(d.error());

@@ -83,7 +83,8 @@ void DecisionService::on_resolved(DecisionJob& job,
   if (job.result.identity.user->disabled) return finish(job, Verdict::user_disabled);
   job.result.health = health_.current();
   const policy::Tier& tier = *job.result.identity.tier;
-  const store::CounterKey key{job.result.identity.user->id, tier.algorithm, tier.window};
+  const store::CounterKey key{job.result.identity.user->id, tier.algorithm, tier.window,
+                              tier.on_failure};
   store_.consume(
       key, policy::quota_for(tier, job.result.health), job.request.cost,
       [this, &job](core::Result<limiter::Decision> r) { on_consumed(job, std::move(r)); });

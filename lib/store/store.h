@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "limiter/algorithm.h"
 #include "limiter/decision.h"
+#include "policy/tier.h"
 #include "store/callback.h"
 
 namespace rl::store {
@@ -21,6 +22,8 @@ struct CounterKey {
   std::string_view user;
   limiter::Algorithm algorithm = limiter::Algorithm::sliding_window;
   core::Seconds window{60};
+  // The tier's own failure policy, for stores that can fail (RedisStore); else the store's.
+  std::optional<policy::FailurePolicy> on_failure;
 };
 
 struct AttemptRules {

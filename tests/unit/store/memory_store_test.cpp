@@ -29,7 +29,7 @@ Decision consume(MemoryStore& s, std::string_view user, std::int64_t limit,
                  Algorithm algorithm = Algorithm::sliding_window, Seconds window = Seconds{60},
                  std::int64_t cost = 1) {
   std::optional<Decision> out;
-  s.consume(CounterKey{user, algorithm, window}, Quota{limit, window}, cost,
+  s.consume(CounterKey{user, algorithm, window, std::nullopt}, Quota{limit, window}, cost,
             [&](rl::core::Result<Decision> r) {
               REQUIRE(r.ok());
               out = *r;
@@ -322,7 +322,7 @@ TEST_CASE("a full table is swept at most once a second") {
   attempt(s, "10.0.0.2", kRules);
   attempt(s, "10.0.0.3", kRules);  // sweeps (nothing expired) and evicts
   CHECK(s.evicted_clients() == 1);
-  clock.advance(Seconds{61});  // everything has expired by now
+  clock.advance(Seconds{61});      // everything has expired by now
   attempt(s, "10.0.0.4", kRules);  // more than a second later: the sweep makes room
   CHECK(s.evicted_clients() == 1);
 }

@@ -1,0 +1,79 @@
+// RedisDirectory: tiers, users, API keys and the health state in Redis (DESIGN.md §5), shared
+// with every rld and with rlctl. The hot path reads through in-process caches: key → user →
+// tier, bounded in size, with a TTL as a backstop, and invalidated at once by messages on
+// rl:events (on_event). While Redis is unreachable, cached entries are served even when stale,
+// so known clients keep their limits. Every write publishes its event. Loop-thread only.
+#pragma once
+
+#include "breaker/circuit_breaker.h"
+#include "config/tier_file.h"
+#include "obs/logger.h"
+#include "redis/client.h"
+#include "store/directory.h"
+#include "store/key_space.h"
+#include "store/string_map.h"
+
+namespace rl::store {
+
+struct RedisDirectoryOptions {
+  core::Seconds cache_ttl{60};    // positive entries: a backstop, events invalidate sooner
+  core::Seconds negative_ttl{5};  // unknown keys
+  std::size_t cache_size = 100000;
+};
+
+class RedisDirectory final : public Directory {
+ public:
+  RedisDirectory(redis::Client& client, KeySpace keys, const core::Clock& clock,
+                 breaker::CircuitBreaker& breaker, obs::Logger& log, RedisDirectoryOptions options);
+
+  void resolve(std::string_view key_digest, Callback<std::optional<Identity>> done) override;
+  void health(Callback<HealthRecord> done) override;
+  void set_health(HealthRecord record, Callback<HealthRecord> done) override;
+  void list_tiers(Callback<std::vector<policy::Tier>> done) override;
+  void put_tier(policy::Tier tier, Callback<bool> done) override;
+  void list_users(Callback<std::vector<UserRecord>> done) override;
+  void get_user(std::string_view id, Callback<UserRecord> done) override;
+  void create_user(UserRecord user, Callback<UserRecord> done) override;
+  void update_user(std::string_view id, UserPatch patch, Callback<UserRecord> done) override;
+  void delete_user(std::string_view id, StatusCallback done) override;
+  void list_keys(std::string_view user, Callback<std::vector<KeyRecord>> done) override;
+  void add_key(KeyRecord key, Callback<KeyRecord> done) override;
+  void revoke_key(std::string_view key_id, Callback<KeyRecord> done) override;
+
+  // Writes the tier file's tiers, users and keys into an empty data model (rl:schema absent),
+  // never overwriting what exists, then sets rl:schema.
+  void bootstrap(const config::TierFile& file, StatusCallback done);
+  // A message from rl:events; a health event is passed on to `on_health`.
+  void on_event(const Event& event);
+  // Everything cached may have missed events: forget it all.
+  void resync();
+  void set_health_listener(std::function<void()> on_health) { on_health_ = std::move(on_health); }
+
+ private:
+  template <class T>
+  struct Cached {
+    std::shared_ptr<const T> value;  // null: known not to exist
+    core::WallTime fetched{};
+  };
+  bool fresh(core::WallTime fetched, bool negative) const;
+  void fetch_key(std::string digest, Callback<std::optional<Identity>> done);
+  void with_user(std::shared_ptr<const KeyRecord> key, Callback<std::optional<Identity>> done);
+  void with_tier(std::shared_ptr<const KeyRecord> key, std::shared_ptr<const UserRecord> user,
+                 Callback<std::optional<Identity>> done);
+  void publish(EventKind kind, std::string_view subject, StatusCallback done);
+  void read_users(std::vector<std::string> ids, Callback<std::vector<UserRecord>> done);
+  void read_keys(std::vector<std::string> digests, Callback<std::vector<KeyRecord>> done);
+
+  redis::Client& client_;
+  KeySpace keys_;
+  const core::Clock& clock_;
+  breaker::CircuitBreaker& breaker_;
+  obs::Logger& log_;
+  RedisDirectoryOptions options_;
+  StringMap<Cached<KeyRecord>> key_cache_;
+  StringMap<Cached<UserRecord>> user_cache_;
+  StringMap<Cached<policy::Tier>> tier_cache_;
+  std::function<void()> on_health_;
+};
+
+}  // namespace rl::store

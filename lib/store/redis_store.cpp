@@ -1,0 +1,336 @@
+// RedisStore: scripts for decisions and attempts, the breaker, the failure policy and the
+// local caches.
+#include "store/redis_store.h"
+
+#include <charconv>
+
+#include "core/text.h"
+#include "store/redis_codec.h"
+
+namespace rl::store {
+namespace {
+
+redis::ScriptId script_for(limiter::Algorithm a) {
+  switch (a) {
+    case limiter::Algorithm::fixed_window:
+      return redis::ScriptId::fixed_window;
+    case limiter::Algorithm::token_bucket:
+      return redis::ScriptId::token_bucket;
+    case limiter::Algorithm::sliding_window:
+      break;
+  }
+  return redis::ScriptId::sliding_window;
+}
+
+// Small decimal numbers for script arguments, without allocating.
+struct Number {
+  char text[24];
+  std::size_t len;
+  explicit Number(std::int64_t v)
+      : len(static_cast<std::size_t>(std::to_chars(text, text + 24, v).ptr - text)) {}
+  std::string_view view() const { return {text, len}; }
+};
+
+std::optional<limiter::Decision> decision_of(const redisReply& r, std::int64_t limit) {
+  if (!redis::is_array(r) || r.elements != 5) return std::nullopt;
+  std::int64_t v[5];
+  for (std::size_t i = 0; i < 5; ++i) {
+    const auto n = redis::integer(*r.element[i]);
+    if (!n) return std::nullopt;
+    v[i] = *n;
+  }
+  limiter::Decision d;
+  d.allowed = v[0] == 1;
+  d.limit = limit;
+  d.remaining = v[1];
+  d.used = v[2];
+  d.reset = core::from_unix_ms(v[3]);
+  d.retry_after = core::Millis{v[4]};
+  return d;
+}
+
+template <class Map>
+void bounded_insert(Map& map, std::size_t cap, std::string_view key, typename Map::mapped_type v) {
+  auto it = map.find(key);
+  if (it != map.end()) {
+    it->second = v;
+    return;
+  }
+  if (map.size() >= cap) map.erase(map.begin());
+  map.emplace(std::string(key), v);
+}
+
+}  // namespace
+
+RedisStoreMetrics::RedisStoreMetrics(obs::Registry& r)
+    : fallback_local(r.counter("rl_store_fallback_total",
+                               "Decisions taken without Redis, by failure policy.",
+                               {{"policy", "local"}})),
+      fallback_allow(r.counter("rl_store_fallback_total",
+                               "Decisions taken without Redis, by failure policy.",
+                               {{"policy", "allow"}})),
+      fallback_deny(r.counter("rl_store_fallback_total",
+                              "Decisions taken without Redis, by failure policy.",
+                              {{"policy", "deny"}})),
+      over_limit_hits(r.counter("rl_store_over_limit_cache_hits_total",
+                                "Denials answered from the local over-limit cache.")),
+      bad_replies(r.counter("rl_store_bad_replies_total",
+                            "Redis replies rl could not use (error replies, wrong shapes).")) {}
+
+RedisStore::RedisStore(redis::Client& client, KeySpace keys, const core::Clock& clock,
+                       breaker::CircuitBreaker& breaker, Store& local, obs::Logger& log,
+                       RedisStoreMetrics& metrics, RedisStoreOptions options)
+    : client_(client),
+      keys_(std::move(keys)),
+      clock_(clock),
+      breaker_(breaker),
+      local_(local),
+      log_(log),
+      metrics_(metrics),
+      options_(options) {}
+
+bool RedisStore::endpoint_failure(const core::Result<redis::ReplyPtr>& r) {
+  if (!r) return true;
+  if (!redis::is_error(**r)) return false;
+  const std::string_view e = redis::text(**r);
+  for (std::string_view busy : {"BUSY", "LOADING", "OOM", "READONLY", "MASTERDOWN", "CLUSTERDOWN",
+                                "TRYAGAIN", "NOREPLICAS", "NOAUTH", "MISCONF"}) {
+    if (e.starts_with(busy)) return true;
+  }
+  return false;
+}
+
+void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
+                         Callback<limiter::Decision> done) {
+  keys_.counter(counter_key_, key.user, key.algorithm, key.window);
+  const core::WallTime now = clock_.now();
+  if (cost > 0) {
+    auto it = over_limit_.find(counter_key_);
+    if (it != over_limit_.end()) {
+      if (it->second.until > now && quota.limit <= it->second.limit) {
+        metrics_.over_limit_hits.inc();
+        limiter::Decision d;
+        d.limit = quota.limit;
+        d.used = quota.limit;
+        d.reset = it->second.reset;
+        d.retry_after = std::chrono::duration_cast<core::Millis>(it->second.until - now);
+        return done(d);
+      }
+      over_limit_.erase(it);
+    }
+  }
+  if (!breaker_.allow()) return fallback(key, quota, cost, std::move(done));
+  const Number limit(quota.limit), window(quota.window.count() * 1000), units(cost);
+  const std::string_view keys[] = {counter_key_};
+  const std::string_view args[] = {limit.view(), window.view(), units.view()};
+  client_.eval(script_for(key.algorithm), keys, args,
+               [this, key, quota, cost, counter = counter_key_,
+                done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
+                 if (endpoint_failure(r)) {
+                   breaker_.on_failure();
+                   return fallback(key, quota, cost, std::move(done));
+                 }
+                 breaker_.on_success();
+                 const auto d = decision_of(**r, quota.limit);
+                 if (!d) {
+                   metrics_.bad_replies.inc();
+                   log_.warn("redis_bad_reply",
+                             {{"script", redis::script(script_for(key.algorithm)).name},
+                              {"reply", redis::text(**r)}});
+                   return fallback(key, quota, cost, std::move(done));
+                 }
+                 if (!d->allowed && cost > 0) remember_over_limit(counter, *d);
+                 done(*d);
+               });
+}
+
+void RedisStore::remember_over_limit(std::string_view counter, const limiter::Decision& d) {
+  if (d.retry_after.count() <= 0) return;
+  bounded_insert(over_limit_, options_.cache_size, counter,
+                 OverLimit{clock_.now() + d.retry_after, d.reset, d.limit});
+}
+
+void RedisStore::fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
+                          Callback<limiter::Decision> done) {
+  switch (key.on_failure.value_or(options_.on_failure)) {
+    case policy::FailurePolicy::local:
+      metrics_.fallback_local.inc();
+      return local_.consume(key, quota, cost, std::move(done));
+    case policy::FailurePolicy::allow: {
+      metrics_.fallback_allow.inc();
+      limiter::Decision d;
+      d.allowed = true;
+      d.limit = quota.limit;
+      d.remaining = quota.limit;  // unknown while Redis is away
+      d.reset = clock_.now() + quota.window;
+      return done(d);
+    }
+    case policy::FailurePolicy::deny:
+      metrics_.fallback_deny.inc();
+      return done(core::make_error(core::Errc::unavailable, "Redis is unavailable"));
+  }
+}
+
+void RedisStore::forget_user(std::string_view user, StatusCallback done) {
+  local_.forget_user(user, [](core::Status) {});
+  client_.scan(keys_.counter_pattern(user), 1000,
+               [this, done = std::move(done)](core::Result<std::vector<std::string>> keys) {
+                 if (!keys) return done(keys.error());
+                 if (keys->empty()) return done(core::Status{});
+                 redis::Client::Command del{"DEL"};
+                 del.insert(del.end(), keys->begin(), keys->end());
+                 client_.batch({std::move(del)}, [done](auto results) {
+                   if (!results[0]) return done(results[0].error());
+                   done(core::Status{});
+                 });
+               });
+}
+
+void RedisStore::find_block(std::string_view client, Callback<std::optional<Block>> done) {
+  const core::WallTime now = clock_.now();
+  auto it = blocks_.find(client);
+  if (it != blocks_.end()) {
+    if (it->second > now) {
+      return done(std::optional<Block>{Block{std::string(client), "blocked", it->second}});
+    }
+    blocks_.erase(it);
+  }
+  local_.find_block(client, std::move(done));  // blocks made while Redis was away
+}
+
+void RedisStore::cache_block(std::string_view client, core::WallTime until) {
+  if (until <= clock_.now()) {
+    if (auto it = blocks_.find(client); it != blocks_.end()) blocks_.erase(it);
+    return;
+  }
+  bounded_insert(blocks_, options_.cache_size, client, until);
+}
+
+void RedisStore::publish_block(std::string_view client) {
+  client_.command({"PUBLISH", keys_.events(), event_message(EventKind::block, client)},
+                  [](core::Result<redis::ReplyPtr>) {});
+}
+
+void RedisStore::record_invalid_attempt(std::string_view client, const AttemptRules& rules,
+                                        Callback<AttemptOutcome> done) {
+  if (!breaker_.allow()) return local_.record_invalid_attempt(client, rules, std::move(done));
+  const std::string bad = keys_.attempts(client), block = keys_.block(client);
+  const Number max(rules.max_attempts), window(rules.window.count() * 1000),
+      block_ms(rules.block_for.count() * 1000);
+  const std::string_view keys[] = {bad, block};
+  const std::string_view args[] = {max.view(), window.view(), block_ms.view(),
+                                   "too many invalid API keys"};
+  client_.eval(redis::ScriptId::invalid_attempt, keys, args,
+               [this, rules, who = std::string(client),
+                done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
+                 if (endpoint_failure(r)) {
+                   breaker_.on_failure();
+                   return local_.record_invalid_attempt(who, rules, std::move(done));
+                 }
+                 breaker_.on_success();
+                 const redisReply* n = redis::element(**r, 0);
+                 const redisReply* blocked = redis::element(**r, 1);
+                 const redisReply* left = redis::element(**r, 2);
+                 if (n == nullptr || blocked == nullptr || left == nullptr) {
+                   metrics_.bad_replies.inc();
+                   return local_.record_invalid_attempt(who, rules, std::move(done));
+                 }
+                 AttemptOutcome outcome;
+                 outcome.attempts = redis::integer(*n).value_or(0);
+                 outcome.blocked = redis::integer(*blocked).value_or(0) == 1;
+                 if (outcome.blocked) {
+                   outcome.blocked_until =
+                       clock_.now() + core::Millis{redis::integer(*left).value_or(0)};
+                   cache_block(who, outcome.blocked_until);
+                   if (outcome.attempts > 0) publish_block(who);  // this call made the block
+                 }
+                 done(outcome);
+               });
+}
+
+void RedisStore::list_blocks(Callback<std::vector<Block>> done) {
+  client_.scan(
+      keys_.block_pattern(), 100000,
+      [this, done = std::move(done)](core::Result<std::vector<std::string>> keys) {
+        if (!keys) return done(keys.error());
+        std::vector<redis::Client::Command> commands;
+        for (const auto& k : *keys) {
+          commands.push_back({"GET", k});
+          commands.push_back({"PTTL", k});
+        }
+        client_.batch(std::move(commands), [this, keys = std::move(*keys), done](auto results) {
+          std::vector<Block> out;
+          const core::WallTime now = clock_.now();
+          for (std::size_t i = 0; i < keys.size(); ++i) {
+            auto& reason = results[2 * i];
+            auto& pttl = results[2 * i + 1];
+            if (!reason || !pttl) return done(!reason ? reason.error() : pttl.error());
+            const auto ms = redis::integer(**pttl).value_or(-2);
+            const std::string_view client = keys_.client_of_block(keys[i]);
+            if (ms <= 0 || client.empty()) continue;
+            out.push_back(Block{std::string(client), std::string(redis::text(**reason)),
+                                now + core::Millis{ms}});
+          }
+          std::sort(out.begin(), out.end(),
+                    [](const Block& a, const Block& b) { return a.client < b.client; });
+          done(std::move(out));
+        });
+      });
+}
+
+void RedisStore::add_block(Block block, StatusCallback done) {
+  const auto ms = std::chrono::duration_cast<core::Millis>(block.until - clock_.now()).count();
+  if (ms <= 0) return done(core::make_error(core::Errc::invalid_argument, "the block has ended"));
+  client_.batch({{"SET", keys_.block(block.client), block.reason, "PX", std::to_string(ms)},
+                 {"PUBLISH", keys_.events(), event_message(EventKind::block, block.client)}},
+                [this, block, done = std::move(done)](auto results) {
+                  if (!results[0]) return done(results[0].error());
+                  cache_block(block.client, block.until);
+                  done(core::Status{});
+                });
+}
+
+void RedisStore::remove_block(std::string_view client, StatusCallback done) {
+  const std::string who(client);
+  local_.remove_block(who, [](core::Status) {});
+  client_.batch({{"DEL", keys_.block(who)},
+                 {"DEL", keys_.attempts(who)},
+                 {"PUBLISH", keys_.events(), event_message(EventKind::block, who)}},
+                [this, who, done = std::move(done)](auto results) {
+                  if (!results[0]) return done(results[0].error());
+                  cache_block(who, core::WallTime{});
+                  if (redis::integer(**results[0]).value_or(0) == 0) {
+                    return done(core::make_error(core::Errc::not_found, "no block on " + who));
+                  }
+                  done(core::Status{});
+                });
+}
+
+void RedisStore::on_block_event(std::string_view client) {
+  client_.command({"PTTL", keys_.block(client)},
+                  [this, who = std::string(client)](core::Result<redis::ReplyPtr> r) {
+                    if (!r) return;
+                    const auto ms = redis::integer(**r).value_or(-2);
+                    cache_block(who, ms > 0 ? clock_.now() + core::Millis{ms} : core::WallTime{});
+                  });
+}
+
+void RedisStore::resync_blocks() {
+  list_blocks([this](core::Result<std::vector<Block>> blocks) {
+    if (!blocks) {
+      log_.warn("redis_block_resync_failed", {{"error", blocks.error().message}});
+      return;
+    }
+    blocks_.clear();
+    for (const auto& b : *blocks)
+      cache_block(b.client, b.until);
+  });
+}
+
+void RedisStore::sweep() {
+  const core::WallTime now = clock_.now();
+  std::erase_if(over_limit_, [&](const auto& e) { return e.second.until <= now; });
+  std::erase_if(blocks_, [&](const auto& e) { return e.second <= now; });
+}
+
+}  // namespace rl::store

@@ -1,0 +1,85 @@
+// RedisStore: counters, invalid attempts and blocks shared by every rld instance through
+// Redis (one Lua script per decision, server time). When Redis cannot answer — the circuit
+// breaker is open, a call times out, the endpoint errs — the failure policy decides: `local`
+// limits in this process with the same limits (the local Store), `allow` lets the request
+// through, `deny` refuses it (503). A key known to be over its limit is answered from a local
+// over-limit cache until its retry time, without a round trip. Blocks are cached locally and
+// kept in sync through `block:<client>` events and a periodic resync, so a block costs no
+// Redis call per request either. Loop-thread only.
+#pragma once
+
+#include "breaker/circuit_breaker.h"
+#include "obs/logger.h"
+#include "obs/metrics.h"
+#include "redis/client.h"
+#include "store/key_space.h"
+#include "store/store.h"
+#include "store/string_map.h"
+
+namespace rl::store {
+
+struct RedisStoreMetrics {
+  explicit RedisStoreMetrics(obs::Registry& registry);
+  obs::Counter& fallback_local;
+  obs::Counter& fallback_allow;
+  obs::Counter& fallback_deny;
+  obs::Counter& over_limit_hits;
+  obs::Counter& bad_replies;
+};
+
+struct RedisStoreOptions {
+  policy::FailurePolicy on_failure = policy::FailurePolicy::local;
+  std::size_t cache_size = 100000;  // over-limit and block cache entries, each
+};
+
+class RedisStore final : public Store {
+ public:
+  RedisStore(redis::Client& client, KeySpace keys, const core::Clock& clock,
+             breaker::CircuitBreaker& breaker, Store& local, obs::Logger& log,
+             RedisStoreMetrics& metrics, RedisStoreOptions options);
+
+  void consume(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
+               Callback<limiter::Decision> done) override;
+  void forget_user(std::string_view user, StatusCallback done) override;
+  void find_block(std::string_view client, Callback<std::optional<Block>> done) override;
+  void record_invalid_attempt(std::string_view client, const AttemptRules& rules,
+                              Callback<AttemptOutcome> done) override;
+  void list_blocks(Callback<std::vector<Block>> done) override;
+  void add_block(Block block, StatusCallback done) override;
+  void remove_block(std::string_view client, StatusCallback done) override;
+
+  // A `block:<client>` event: re-reads that client's block.
+  void on_block_event(std::string_view client);
+  // Re-reads every block (at start, after a resubscription, and periodically).
+  void resync_blocks();
+  // Drops expired cache entries.
+  void sweep();
+
+ private:
+  struct OverLimit {
+    core::WallTime until{};
+    core::WallTime reset{};
+    std::int64_t limit = 0;
+  };
+  void fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
+                Callback<limiter::Decision> done);
+  void remember_over_limit(std::string_view counter, const limiter::Decision& d);
+  void cache_block(std::string_view client, core::WallTime until);
+  void publish_block(std::string_view client);
+  // Whether an error (no reply, or an error reply) means the endpoint itself is failing.
+  static bool endpoint_failure(const core::Result<redis::ReplyPtr>& r);
+
+  redis::Client& client_;
+  KeySpace keys_;
+  const core::Clock& clock_;
+  breaker::CircuitBreaker& breaker_;
+  Store& local_;
+  obs::Logger& log_;
+  RedisStoreMetrics& metrics_;
+  RedisStoreOptions options_;
+  std::string counter_key_;  // reused buffer
+  StringMap<OverLimit> over_limit_;
+  StringMap<core::WallTime> blocks_;  // client → block end
+};
+
+}  // namespace rl::store
