@@ -5,12 +5,11 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "apps/rld/backend.h"
 #include "core/version.h"
 #include "http/server.h"
 #include "service/admin_api.h"
 #include "service/http_api.h"
-#include "store/memory_directory.h"
-#include "store/memory_store.h"
 
 namespace rl::rld {
 namespace {
@@ -66,13 +65,13 @@ core::Result<config::TierFile> load_tiers(const config::DaemonConfig& c) {
 }
 
 struct Daemon::Parts {
-  Parts(uv_loop_t* loop, const config::DaemonConfig& c, obs::Logger& log, Daemon& daemon)
-      : store(clock, c.security.max_tracked_clients),
-        directory(clock),
-        health(directory, clock, log, metrics, c.health.cache),
+  Parts(uv_loop_t* loop, const config::DaemonConfig& c, const config::TierFile& tiers,
+        obs::Logger& log, Daemon& daemon)
+      : backend(make_backend(loop, c, tiers, log)),
+        health(backend->directory(), clock, log, metrics, c.health.cache),
         decision_metrics(metrics),
-        decisions(store, directory, health, clock, log, decision_metrics),
-        admin(directory, store, health, clock, log),
+        decisions(backend->store(), backend->directory(), health, clock, log, decision_metrics),
+        admin(backend->directory(), backend->store(), health, clock, log),
         api(decisions, admin, metrics, clock, [&daemon] { return daemon.not_ready(); }),
         server_metrics(metrics),
         server(loop, api, clock, log, server_metrics, server_options(c)),
@@ -84,18 +83,32 @@ struct Daemon::Parts {
     metrics.gauge_fn("rl_build_info", "Build version and git revision.",
                      {{"version", core::kVersion}, {"revision", core::kGitRevision}},
                      [] { return 1.0; });
-    metrics.gauge_fn("rl_store_counters", "Rate counters held by the memory store.", {},
-                     [this] { return static_cast<double>(store.counter_count()); });
-    metrics.gauge_fn("rl_store_evicted_clients",
-                     "Clients evicted from a full attempt or block table, since start.", {},
-                     [this] { return static_cast<double>(store.evicted_clients()); });
     decisions.set_settings(service::ServiceSettings::from(c));
+  }
+
+  // The one place that picks the store implementation.
+  std::unique_ptr<Backend> make_backend(uv_loop_t* loop, const config::DaemonConfig& c,
+                                        const config::TierFile& tiers, obs::Logger& log) {
+    BackendContext context{loop,
+                           c,
+                           tiers,
+                           clock,
+                           log,
+                           metrics,
+                           [this] { return server_metrics.requests.value(); },
+                           [this] {
+                             std::string out;
+                             for (const auto& a : server.bound())
+                               out += (out.empty() ? "" : ",") + a;
+                             return out;
+                           }};
+    return c.store.kind == config::StoreKind::redis ? make_redis_backend(context)
+                                                    : make_memory_backend(context);
   }
 
   core::SystemClock clock;
   obs::Registry metrics;
-  store::MemoryStore store;
-  store::MemoryDirectory directory;
+  std::unique_ptr<Backend> backend;
   service::HealthService health;
   service::DecisionMetrics decision_metrics;
   service::DecisionService decisions;
@@ -113,11 +126,7 @@ Daemon::Daemon(Startup startup, config::DaemonConfig config, config::TierFile ti
                obs::Logger& log)
     : startup_(std::move(startup)), config_(std::move(config)), log_(log) {
   uv_loop_init(&loop_);
-  parts_ = std::make_unique<Parts>(&loop_, config_, log_, *this);
-  if (auto s = parts_->directory.load(tiers); !s) {
-    // A fresh directory has no admin-made entries, so a valid file always loads.
-    log_.error("tiers_load_failed", {{"error", s.error().message}});
-  }
+  parts_ = std::make_unique<Parts>(&loop_, config_, tiers, log_, *this);
 }
 
 Daemon::~Daemon() {
@@ -127,7 +136,8 @@ Daemon::~Daemon() {
 }
 
 std::string Daemon::not_ready() const {
-  return draining_ ? "draining" : "";
+  if (draining_) return "draining";
+  return parts_->backend->not_ready();
 }
 
 int Daemon::run() {
@@ -159,13 +169,14 @@ int Daemon::run() {
   uv_timer_init(&loop_, &p.sweep);
   p.sweep.data = this;
   uv_timer_start(
-      &p.sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->parts_->store.sweep(); },
+      &p.sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->parts_->backend->sweep(); },
       kStoreSweepMs, kStoreSweepMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(&p.sweep));
   uv_timer_init(&loop_, &p.drain_deadline);
   p.drain_deadline.data = this;
 
-  p.health.refresh();
+  p.backend->start([this] { parts_->health.refresh(); });
+  if (p.backend->not_ready().empty()) p.health.refresh();  // else once the store is up
   log_.info("ready", {{"addresses", static_cast<std::int64_t>(p.server.bound().size())}});
   if (isatty(STDERR_FILENO) != 0) {
     std::string where;
@@ -219,6 +230,7 @@ void Daemon::finish_shutdown() {
         reinterpret_cast<uv_handle_t*>(&p.drain_deadline)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
+  p.backend->close([] {});  // the loop ends once the store's connections are closed too
 }
 
 void Daemon::reload() {
@@ -244,7 +256,7 @@ core::Status Daemon::apply_reload() {
   if (!fresh) return fresh.error();
   auto tiers = load_tiers(*fresh);
   if (!tiers) return tiers.error();
-  if (auto loaded = p.directory.load(*tiers); !loaded) return loaded.error();
+  if (auto loaded = p.backend->apply_tiers(*tiers); !loaded) return loaded.error();
   if (const std::string changed = restart_only_changes(config_, *fresh); !changed.empty()) {
     log_.warn("restart_required",
               {{"keys", changed}, {"note", "these keys keep their running values"}});

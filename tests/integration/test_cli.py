@@ -269,13 +269,15 @@ def test_more_than_one_worker_is_refused(check, tmp_path):
         assert len(events) == 1 and "workers" in events[0]["error"], r.stderr
 
 
-@pytest.mark.parametrize("check", [True, False])
-def test_redis_store_is_refused_for_now(check, tmp_path):
-    args = ["--store", "redis", "--listen", "127.0.0.1:0"] + (["--check-config"] if check else [])
-    r = run_rld(*args, cwd=str(tmp_path))
+def test_check_config_accepts_the_redis_store_and_reports_a_bad_url(tmp_path):
+    r = run_rld("--check-config", "--store", "redis", "--redis", "redis://127.0.0.1:6379/0",
+                cwd=str(tmp_path))
+    assert r.returncode == 0, r
+    r = run_rld("--check-config", "--store", "redis", "--redis",
+                "redis://:S3cretPassw0rd@127.0.0.1:notaport/0", cwd=str(tmp_path))
     assert r.returncode == 1, r
-    assert "redis" in r.stderr, r.stderr
-    assert "not available" in r.stderr or "not supported" in r.stderr, r.stderr
+    assert "redis.url" in r.stderr and "port" in r.stderr, r.stderr
+    assert "S3cretPassw0rd" not in r.stderr, r.stderr
 
 
 def test_bad_flag_values_are_reported(tmp_path):
