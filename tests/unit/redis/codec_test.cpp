@@ -25,9 +25,13 @@ redis::ReplyPtr parse(const std::string& resp) {
 
 // An HGETALL reply holding `fields` (alternating names and values).
 redis::ReplyPtr hash(const std::vector<std::string>& fields) {
-  std::string resp = "*" + std::to_string(fields.size()) + "\r\n";
-  for (const auto& f : fields)
-    resp += "$" + std::to_string(f.size()) + "\r\n" + f + "\r\n";
+  std::string resp;
+  resp.push_back('*');
+  resp.append(std::to_string(fields.size())).append("\r\n");
+  for (const auto& f : fields) {
+    resp.push_back('$');
+    resp.append(std::to_string(f.size())).append("\r\n").append(f).append("\r\n");
+  }
   return parse(resp);
 }
 
