@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# rld on the Redis store against what Redis itself allows: wrk on /check (keep-alive, 50
+# connections, one worker) beside `redis-benchmark -n 200000 -c 50 EVALSHA` of rld's own
+# sliding-window script on the same key shape. Both on a private redis-server on 127.0.0.1.
+# Everything stops by itself. Knobs: DURATION=10s CONNS=50 THREADS=2 PATHS="/check /test"
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rld=${RLD_BIN:-$root/build/apps/rld/rld}
+duration=${DURATION:-10s}
+conns=${CONNS:-50}
+threads=${THREADS:-2}
+paths=${PATHS:-/check}
+out_dir=$root/bench/results
+mkdir -p "$out_dir"
+for tool in wrk redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
+done
+[ -x "$rld" ] || { echo "no rld at $rld: run make build" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+  --loglevel warning >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat >"$work/tiers.json" <<'JSON'
+{"tiers": {"bench": {"base_limit": 1000000000, "burst_limit": 1000000000,
+                     "degraded_limit": 1000000000, "window_seconds": 60}},
+ "users": {"bench_user": "bench"},
+ "api_keys": {"bench_key_0000": "bench_user"}}
+JSON
+port=$(free_port)
+"$rld" --listen "127.0.0.1:$port" --tiers "$work/tiers.json" --store redis \
+  --redis "redis://127.0.0.1:$redis_port/0" --log-level warn 2>"$work/rld.log" &
+pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/rld.log"; exit 1; }
+
+stamp=$(date -u +%FT%TZ)
+for path in $paths; do
+  wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "X-API-Key: bench_key_0000" \
+    "http://127.0.0.1:$port$path" >"$work/wrk.txt"
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
+  non2xx=$(awk '/Non-2xx/ {print $5}' "$work/wrk.txt")
+  line="rld redis store $path c=$conns $duration: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
+  echo "$line"; echo "$stamp $line" >>"$out_dir/http-redis.txt"
+done
+
+# The same script rld runs, straight from redis-benchmark.
+script=$(cat "$root/lua/prelude.lua"; echo; cat "$root/lua/sliding_window.lua")
+sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$script")
+redis-benchmark -p "$redis_port" -n 200000 -c "$conns" --csv \
+  EVALSHA "$sha" 1 'rl:c:{bench_user}:sw:60' 1000000000 60000 1 >"$work/rb.txt"
+rb=$(awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2}' "$work/rb.txt" | head -1)
+p50=$(awk -F'","' 'NR>1 {gsub(/"/,"",$6); print $6}' "$work/rb.txt" | head -1)
+p99=$(awk -F'","' 'NR>1 {gsub(/"/,"",$8); print $8}' "$work/rb.txt" | head -1)
+line="redis-benchmark EVALSHA sliding_window c=$conns n=200000: $rb req/s, p50 ${p50}ms, p99 ${p99}ms"
+echo "$line"; echo "$stamp $line" >>"$out_dir/http-redis.txt"
