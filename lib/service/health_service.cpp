@@ -34,11 +34,13 @@ void HealthService::refresh() {
   refreshing_ = true;
   directory_.health([this](core::Result<store::HealthRecord> r) {
     refreshing_ = false;
+    fetched_at_ = clock_.now();  // success or not: try again after the cache interval
     if (!r) {
-      log_.warn("health_read_failed", {{"error", r.error().message}});
+      if (!read_failing_) log_.warn("health_read_failed", {{"error", r.error().message}});
+      read_failing_ = true;
       return;  // keep serving the last known state
     }
-    fetched_at_ = clock_.now();
+    read_failing_ = false;
     apply(*r);
   });
 }

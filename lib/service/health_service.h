@@ -35,6 +35,7 @@ class HealthService {
   store::HealthRecord cached_;
   core::WallTime fetched_at_{};
   bool refreshing_ = false;
+  bool read_failing_ = false;  // logged once per outage, not per request
 };
 
 }  // namespace rl::service

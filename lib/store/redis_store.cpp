@@ -123,25 +123,27 @@ void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std
   const Number limit(quota.limit), window(quota.window.count() * 1000), units(cost);
   const std::string_view keys[] = {counter_key_};
   const std::string_view args[] = {limit.view(), window.view(), units.view()};
-  client_.eval(script_for(key.algorithm), keys, args,
-               [this, key, quota, cost, counter = counter_key_,
-                done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
-                 if (endpoint_failure(r)) {
-                   breaker_.on_failure();
-                   return fallback(key, quota, cost, std::move(done));
-                 }
-                 breaker_.on_success();
-                 const auto d = decision_of(**r, quota.limit);
-                 if (!d) {
-                   metrics_.bad_replies.inc();
-                   log_.warn("redis_bad_reply",
-                             {{"script", redis::script(script_for(key.algorithm)).name},
-                              {"reply", redis::text(**r)}});
-                   return fallback(key, quota, cost, std::move(done));
-                 }
-                 if (!d->allowed && cost > 0) remember_over_limit(counter, *d);
-                 done(*d);
-               });
+  // The reply may come after the caller's strings are gone: keep what the fallback needs.
+  client_.eval(
+      script_for(key.algorithm), keys, args,
+      [this, user = std::string(key.user), key = CounterKey(key), quota, cost,
+       counter = counter_key_, done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
+        key.user = user;
+        if (endpoint_failure(r)) {
+          breaker_.on_failure();
+          return fallback(key, quota, cost, std::move(done));
+        }
+        breaker_.on_success();
+        const auto d = decision_of(**r, quota.limit);
+        if (!d) {
+          metrics_.bad_replies.inc();
+          log_.warn("redis_bad_reply", {{"script", redis::script(script_for(key.algorithm)).name},
+                                        {"reply", redis::text(**r)}});
+          return fallback(key, quota, cost, std::move(done));
+        }
+        if (!d->allowed && cost > 0) remember_over_limit(counter, *d);
+        done(*d);
+      });
 }
 
 void RedisStore::remember_over_limit(std::string_view counter, const limiter::Decision& d) {
