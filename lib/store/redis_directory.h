@@ -11,6 +11,7 @@
 #include "redis/client.h"
 #include "store/directory.h"
 #include "store/key_space.h"
+#include "store/redis_codec.h"
 #include "store/string_map.h"
 
 namespace rl::store {
@@ -39,6 +40,12 @@ class RedisDirectory final : public Directory {
   void list_keys(std::string_view user, Callback<std::vector<KeyRecord>> done) override;
   void add_key(KeyRecord key, Callback<KeyRecord> done) override;
   void revoke_key(std::string_view key_id, Callback<KeyRecord> done) override;
+
+  // Deletes a tier; conflict while users still have it, unless `force`. (rlctl)
+  void delete_tier(std::string_view name, bool force, StatusCallback done);
+  // Every live rld's heartbeat hash, by instance id. (rlctl)
+  using Instance = std::pair<std::string, std::vector<std::pair<std::string, std::string>>>;
+  void list_instances(Callback<std::vector<Instance>> done);
 
   // Writes the tier file's tiers, users and keys into an empty data model (rl:schema absent),
   // never overwriting what exists, then sets rl:schema.

@@ -51,30 +51,33 @@ void RedisDirectory::get_user(std::string_view id, Callback<UserRecord> done) {
 
 void RedisDirectory::create_user(UserRecord user, Callback<UserRecord> done) {
   user.created_at = clock_.now();
-  client_.command({"EXISTS", keys_.tier(user.tier)}, [this, user = std::move(user),
-                                                      done = std::move(done)](
-                                                         core::Result<redis::ReplyPtr> r) mutable {
+  // Arguments first: the order in which a call's arguments (and captures) are evaluated is
+  // unspecified, so nothing read for the command may be moved into the callback in one call.
+  const std::string tier_key = keys_.tier(user.tier);
+  client_.command({"EXISTS", tier_key}, [this, user = std::move(user), done = std::move(done)](
+                                            core::Result<redis::ReplyPtr> r) mutable {
     if (!r) return done(r.error());
     if (redis::integer(**r).value_or(0) == 0) {
       return done(core::make_error(core::Errc::invalid_argument, "no tier '" + user.tier + "'"));
     }
     const std::string key = keys_.user(user.id);
-    client_.command({"HSETNX", key, "tier", user.tier}, [this, key, user = std::move(user),
-                                                         done = std::move(done)](
-                                                            core::Result<redis::ReplyPtr> set) {
-      if (!set) return done(set.error());
-      if (redis::integer(**set).value_or(0) == 0) {
-        return done(
-            core::make_error(core::Errc::conflict, "user '" + user.id + "' already exists"));
-      }
-      client_.batch({hset(key, user_fields(user)),
-                     {"SADD", keys_.users(), user.id},
-                     {"PUBLISH", keys_.events(), event_message(EventKind::user, user.id)}},
-                    [user, done](Results results) {
-                      if (auto e = first_failure(results)) return done(*e);
-                      done(user);
-                    });
-    });
+    const std::string tier = user.tier;
+    client_.command(
+        {"HSETNX", key, "tier", tier}, [this, key, user = std::move(user),
+                                        done = std::move(done)](core::Result<redis::ReplyPtr> set) {
+          if (!set) return done(set.error());
+          if (redis::integer(**set).value_or(0) == 0) {
+            return done(
+                core::make_error(core::Errc::conflict, "user '" + user.id + "' already exists"));
+          }
+          client_.batch({hset(key, user_fields(user)),
+                         {"SADD", keys_.users(), user.id},
+                         {"PUBLISH", keys_.events(), event_message(EventKind::user, user.id)}},
+                        [user, done](Results results) {
+                          if (auto e = first_failure(results)) return done(*e);
+                          done(user);
+                        });
+        });
   });
 }
 
@@ -84,21 +87,21 @@ void RedisDirectory::update_user(std::string_view id, UserPatch patch, Callback<
     if (!user) return done(user.error());
     if (patch.tier) user->tier = *patch.tier;
     if (patch.disabled) user->disabled = *patch.disabled;
-    client_.command(
-        {"EXISTS", keys_.tier(user->tier)},
-        [this, u = std::move(*user), done = std::move(done)](core::Result<redis::ReplyPtr> tier) {
-          if (!tier) return done(tier.error());
-          if (redis::integer(**tier).value_or(0) == 0) {
-            return done(core::make_error(core::Errc::invalid_argument, "no tier '" + u.tier + "'"));
-          }
-          client_.batch({hset(keys_.user(u.id), user_fields(u)),
-                         {"PUBLISH", keys_.events(), event_message(EventKind::user, u.id)}},
-                        [this, u, done](Results results) {
-                          if (auto e = first_failure(results)) return done(*e);
-                          forget(user_cache_, u.id);
-                          done(u);
-                        });
-        });
+    const std::string tier_key = keys_.tier(user->tier);
+    client_.command({"EXISTS", tier_key}, [this, u = std::move(*user), done = std::move(done)](
+                                              core::Result<redis::ReplyPtr> tier) {
+      if (!tier) return done(tier.error());
+      if (redis::integer(**tier).value_or(0) == 0) {
+        return done(core::make_error(core::Errc::invalid_argument, "no tier '" + u.tier + "'"));
+      }
+      client_.batch({hset(keys_.user(u.id), user_fields(u)),
+                     {"PUBLISH", keys_.events(), event_message(EventKind::user, u.id)}},
+                    [this, u, done](Results results) {
+                      if (auto e = first_failure(results)) return done(*e);
+                      forget(user_cache_, u.id);
+                      done(u);
+                    });
+    });
   });
 }
 
@@ -169,25 +172,26 @@ void RedisDirectory::list_keys(std::string_view user, Callback<std::vector<KeyRe
 
 void RedisDirectory::add_key(KeyRecord key, Callback<KeyRecord> done) {
   key.created_at = clock_.now();
-  client_.batch(
-      {{"EXISTS", keys_.user(key.user)}, {"EXISTS", keys_.api_key(key.digest)}},
-      [this, key = std::move(key), done = std::move(done)](Results results) mutable {
-        if (auto e = first_failure(results)) return done(*e);
-        if (redis::integer(**results[0]).value_or(0) == 0) {
-          return done(core::make_error(core::Errc::not_found, "no user '" + key.user + "'"));
-        }
-        if (redis::integer(**results[1]).value_or(0) != 0) {
-          return done(core::make_error(core::Errc::conflict, "the key already exists"));
-        }
-        client_.batch({hset(keys_.api_key(key.digest), key_fields(key)),
-                       {"SADD", keys_.user_keys(key.user), key.digest},
-                       {"PUBLISH", keys_.events(), event_message(EventKind::key, key.digest)}},
-                      [this, key, done](Results written) {
-                        if (auto e = first_failure(written)) return done(*e);
-                        forget(key_cache_, key.digest);  // it may be cached as unknown
-                        done(key);
-                      });
-      });
+  std::vector<Client::Command> checks = {{"EXISTS", keys_.user(key.user)},
+                                         {"EXISTS", keys_.api_key(key.digest)}};
+  client_.batch(std::move(checks), [this, key = std::move(key),
+                                    done = std::move(done)](Results results) mutable {
+    if (auto e = first_failure(results)) return done(*e);
+    if (redis::integer(**results[0]).value_or(0) == 0) {
+      return done(core::make_error(core::Errc::not_found, "no user '" + key.user + "'"));
+    }
+    if (redis::integer(**results[1]).value_or(0) != 0) {
+      return done(core::make_error(core::Errc::conflict, "the key already exists"));
+    }
+    client_.batch({hset(keys_.api_key(key.digest), key_fields(key)),
+                   {"SADD", keys_.user_keys(key.user), key.digest},
+                   {"PUBLISH", keys_.events(), event_message(EventKind::key, key.digest)}},
+                  [this, key, done](Results written) {
+                    if (auto e = first_failure(written)) return done(*e);
+                    forget(key_cache_, key.digest);  // it may be cached as unknown
+                    done(key);
+                  });
+  });
 }
 
 void RedisDirectory::revoke_key(std::string_view key_id, Callback<KeyRecord> done) {
@@ -216,6 +220,65 @@ void RedisDirectory::revoke_key(std::string_view key_id, Callback<KeyRecord> don
                          forget(key_cache_, key.digest);
                          done(key);
                        });
+                 });
+               });
+}
+
+// -- tiers and instances, for rlctl ------------------------------------------------------------
+
+void RedisDirectory::delete_tier(std::string_view name, bool force, StatusCallback done) {
+  const std::string tier(name);
+  list_users(
+      [this, tier, force, done = std::move(done)](core::Result<std::vector<UserRecord>> users) {
+        if (!users) return done(users.error());
+        std::string holders;
+        std::size_t count = 0;
+        for (const auto& u : *users) {
+          if (u.tier != tier) continue;
+          if (++count <= 5) holders += (holders.empty() ? "" : ", ") + u.id;
+        }
+        if (count > 0 && !force) {
+          return done(core::make_error(core::Errc::conflict,
+                                       "tier '" + tier + "' is used by " + std::to_string(count) +
+                                           " user(s): " + holders + (count > 5 ? ", ..." : "")));
+        }
+        client_.batch(
+            {{"DEL", keys_.tier(tier)},
+             {"SREM", keys_.tiers(), tier},
+             {"PUBLISH", keys_.events(), event_message(EventKind::tier, tier)}},
+            [this, tier, done](Results results) {
+              if (auto e = first_failure(results)) return done(*e);
+              forget(tier_cache_, tier);
+              if (redis::integer(**results[0]).value_or(0) == 0) {
+                return done(core::make_error(core::Errc::not_found, "no tier '" + tier + "'"));
+              }
+              done(core::Status{});
+            });
+      });
+}
+
+void RedisDirectory::list_instances(Callback<std::vector<Instance>> done) {
+  client_.scan(keys_.instance_pattern(), 10000,
+               [this, done = std::move(done)](core::Result<std::vector<std::string>> found) {
+                 if (!found) return done(found.error());
+                 std::vector<std::string> ids = std::move(*found);
+                 std::sort(ids.begin(), ids.end());
+                 std::vector<Client::Command> commands;
+                 for (const auto& key : ids)
+                   commands.push_back({"HGETALL", key});
+                 client_.batch(std::move(commands), [this, ids, done](Results results) {
+                   if (auto e = first_failure(results)) return done(*e);
+                   std::vector<Instance> out;
+                   const std::string head = keys_.instance("");
+                   for (std::size_t i = 0; i < ids.size(); ++i) {
+                     auto fields = fields_of(**results[i]);
+                     if (!fields || fields->empty()) continue;  // expired since the SCAN
+                     Instance instance{ids[i].substr(head.size()), {}};
+                     for (const auto& [f, v] : *fields)
+                       instance.second.emplace_back(f, v);
+                     out.push_back(std::move(instance));
+                   }
+                   done(std::move(out));
                  });
                });
 }
