@@ -1,0 +1,141 @@
+// Connecting to Redis from the command line, and mapping errors to exit codes.
+#include "apps/rlctl/context.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "config/redis_url.h"
+#include "core/text.h"
+
+namespace rl::rlctl {
+namespace {
+
+constexpr core::Millis kConnectTimeout{2000};
+constexpr core::Millis kCommandTimeout{5000};
+
+}  // namespace
+
+int exit_code_of(const core::Error& error) {
+  switch (error.code) {
+    case core::Errc::not_found:
+      return kNotFound;
+    case core::Errc::conflict:
+      return kConflict;
+    case core::Errc::unavailable:
+    case core::Errc::timeout:
+      return kUnreachable;
+    case core::Errc::invalid_argument:
+      return kUsage;
+    default:
+      return kFailure;
+  }
+}
+
+core::Result<std::string> resolve_redis_url(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* url = std::getenv("REDIS_URL"); url != nullptr && *url != '\0')
+    return std::string(url);
+  config::RedisUrl u;
+  if (const char* host = std::getenv("REDIS_HOST"); host != nullptr && *host != '\0') u.host = host;
+  if (const char* port = std::getenv("REDIS_PORT"); port != nullptr && *port != '\0') {
+    const auto p = core::parse_int64(port);
+    if (!p || *p < 1 || *p > 65535) {
+      return core::make_error(core::Errc::invalid_argument,
+                              "REDIS_PORT: expected an integer from 1 to 65535");
+    }
+    u.port = static_cast<std::uint16_t>(*p);
+  }
+  if (const char* db = std::getenv("REDIS_DB"); db != nullptr && *db != '\0') {
+    const auto d = core::parse_int64(db);
+    if (!d || *d < 0 || *d > 65535) {
+      return core::make_error(core::Errc::invalid_argument, "REDIS_DB: expected an integer");
+    }
+    u.db = static_cast<int>(*d);
+  }
+  return u.to_string();
+}
+
+Context::Context(GlobalOptions options)
+    : options_(std::move(options)),
+      out_(options_.json, options_.quiet),
+      log_(sink_, clock_, obs::LogLevel::error) {
+  uv_loop_init(&loop_);
+}
+
+Context::~Context() {
+  if (client_) {
+    bool closed = false;
+    client_->close([&closed] { closed = true; });
+    while (!closed && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+    }
+  }
+  store_.reset();
+  directory_.reset();
+  client_.reset();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+bool Context::connect() {
+  auto url_text = resolve_redis_url(options_.redis_url);
+  if (!url_text) {
+    fail(url_text.error());
+    return false;
+  }
+  auto url = config::RedisUrl::parse(*url_text);
+  if (!url) {
+    std::cerr << "rlctl: --redis: " << url.error().message << "\n";
+    return false;
+  }
+  redis::ConnectionOptions o;
+  o.url = *url;
+  o.timeout = kCommandTimeout;
+  o.connect_timeout = kConnectTimeout;
+  o.stall_timeout = kCommandTimeout;
+  client_metrics_ = std::make_unique<redis::ClientMetrics>(metrics_);
+  store_metrics_ = std::make_unique<store::RedisStoreMetrics>(metrics_);
+  breaker_ = std::make_unique<breaker::CircuitBreaker>(
+      clock_, breaker::Options{1000000, core::Millis{1}, 1000000});
+  unused_local_ = std::make_unique<store::MemoryStore>(clock_, 100);
+  client_ = std::make_unique<redis::Client>(&loop_, o, 1, log_, *client_metrics_);
+  store::KeySpace keys(options_.prefix);
+  directory_ = std::make_unique<store::RedisDirectory>(*client_, keys, clock_, *breaker_, log_,
+                                                       store::RedisDirectoryOptions{});
+  store_ = std::make_unique<store::RedisStore>(
+      *client_, keys, clock_, *breaker_, *unused_local_, log_, *store_metrics_,
+      store::RedisStoreOptions{policy::FailurePolicy::deny, 100});
+  client_->start();
+  uv_timer_t deadline{};
+  bool expired = false;
+  uv_timer_init(&loop_, &deadline);
+  deadline.data = &expired;
+  uv_timer_start(
+      &deadline, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
+      static_cast<std::uint64_t>(kConnectTimeout.count()), 0);
+  while (!client_->ready() && !expired && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&deadline), nullptr);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  if (!client_->ready()) {
+    std::cerr << "rlctl: cannot reach Redis at " << url->redacted() << " within "
+              << kConnectTimeout.count() / 1000 << " s\n";
+    return false;
+  }
+  return true;
+}
+
+core::Status Context::wait_status(std::function<void(store::StatusCallback)> start) {
+  std::optional<core::Status> result;
+  start([&result](core::Status s) { result.emplace(std::move(s)); });
+  while (!result && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+  }
+  if (!result) return core::make_error(core::Errc::internal, "the operation never completed");
+  return std::move(*result);
+}
+
+int Context::fail(const core::Error& error) {
+  std::cerr << "rlctl: " << error.message << "\n";
+  return exit_code_of(error);
+}
+
+}  // namespace rl::rlctl

@@ -1,0 +1,95 @@
+// Context: what every rlctl command needs — the Redis connection (on a private libuv loop, run
+// until each operation completes), the data model's RedisDirectory and RedisStore (the same code
+// rld uses, so there is one definition of every key), and the output settings. Exit codes are
+// decided here too, from the error categories.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <uv.h>
+
+#include "apps/rlctl/output.h"
+#include "breaker/circuit_breaker.h"
+#include "core/result.h"
+#include "obs/logger.h"
+#include "obs/metrics.h"
+#include "redis/client.h"
+#include "store/memory_store.h"
+#include "store/redis_directory.h"
+#include "store/redis_store.h"
+
+namespace rl::rlctl {
+
+// Exit codes (the rlctl contract).
+enum Exit : int {
+  kOk = 0,
+  kFailure = 1,
+  kUsage = 2,
+  kNotFound = 3,
+  kUnreachable = 4,
+  kConflict = 5,
+};
+
+int exit_code_of(const core::Error& error);
+
+struct GlobalOptions {
+  std::string redis_url;  // empty: from the environment, else the default
+  std::string prefix = "rl:";
+  bool json = false;
+  bool quiet = false;
+};
+
+// The URL rlctl talks to: --redis, else REDIS_URL, else REDIS_HOST/PORT/DB, else the default.
+core::Result<std::string> resolve_redis_url(const std::string& flag);
+
+class Context {
+ public:
+  explicit Context(GlobalOptions options);
+  ~Context();
+
+  const GlobalOptions& options() const { return options_; }
+  Output& out() { return out_; }
+  const core::Clock& clock() const { return clock_; }
+
+  // Connects (within 2 s at most); false, with the error printed, when Redis is unreachable.
+  bool connect();
+  store::RedisDirectory& directory() { return *directory_; }
+  store::RedisStore& store() { return *store_; }
+  redis::Client& client() { return *client_; }
+
+  // Runs `start` and the loop until its callback has delivered a result.
+  template <class T>
+  core::Result<T> wait(std::function<void(store::Callback<T>)> start) {
+    std::optional<core::Result<T>> result;
+    start([&result](core::Result<T> r) { result.emplace(std::move(r)); });
+    while (!result && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+    }
+    if (!result) return core::make_error(core::Errc::internal, "the operation never completed");
+    return std::move(*result);
+  }
+  core::Status wait_status(std::function<void(store::StatusCallback)> start);
+
+  // Prints the error (stderr) and returns its exit code.
+  int fail(const core::Error& error);
+
+ private:
+  GlobalOptions options_;
+  Output out_;
+  core::SystemClock clock_;
+  uv_loop_t loop_{};
+  obs::StderrSink sink_;
+  obs::Logger log_;
+  obs::Registry metrics_;
+  std::unique_ptr<redis::ClientMetrics> client_metrics_;
+  std::unique_ptr<store::RedisStoreMetrics> store_metrics_;
+  std::unique_ptr<breaker::CircuitBreaker> breaker_;
+  std::unique_ptr<store::MemoryStore> unused_local_;
+  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<store::RedisDirectory> directory_;
+  std::unique_ptr<store::RedisStore> store_;
+};
+
+}  // namespace rl::rlctl
