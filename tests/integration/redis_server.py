@@ -1,5 +1,9 @@
 """Starts a private redis-server for a test: on a free port or a Unix socket in a temp dir,
-with no persistence, stopped (and its dir removed) at the end. Never a shared instance."""
+with no persistence, stopped (and its dir removed) at the end. Never a shared instance.
+
+Faults for the Redis tests: pause() / resume() (SIGSTOP / SIGCONT), kill() (SIGKILL), and
+start() again after kill() or stop(), which brings up an empty server on the same port and
+socket path."""
 import os
 import shutil
 import signal
@@ -71,13 +75,17 @@ class RedisServer:
         s.settimeout(5)
         return s
 
-    def command(self, *args, sock=None):
-        """One command over RESP, with a fresh connection unless `sock` is given."""
+    def command(self, *args, sock=None, db=0):
+        """One command over RESP, with a fresh connection unless `sock` is given; a fresh
+        connection authenticates with the server's password and selects `db`."""
         own = sock is None
         s = sock or self.connect()
         try:
             if own and self.password:
                 _send(s, ["AUTH", self.password])
+                _read(s.makefile("rb"))
+            if own and db:
+                _send(s, ["SELECT", db])
                 _read(s.makefile("rb"))
             _send(s, list(args))
             return _read(s.makefile("rb"))
@@ -90,6 +98,13 @@ class RedisServer:
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self):
+        """SIGKILL, as a crash: without persistence the data is gone; start() brings the
+        server up again on the same port."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
