@@ -9,6 +9,7 @@
 #include "core/version.h"
 #include "redis/client.h"
 #include "redis/subscriber.h"
+#include "store/memory_directory.h"
 #include "store/memory_store.h"
 #include "store/redis_directory.h"
 #include "store/redis_store.h"
@@ -19,6 +20,7 @@ namespace {
 constexpr std::uint64_t kHeartbeatMs = 5000;
 constexpr std::int64_t kHeartbeatTtlMs = 15000;
 constexpr std::uint64_t kBlockResyncMs = 30000;
+constexpr std::uint64_t kProbeMs = 250;
 
 redis::ConnectionOptions connection_options(const config::RedisConfig& r) {
   redis::ConnectionOptions o;
@@ -48,6 +50,7 @@ class RedisBackend final : public Backend {
         id_(instance_id()),
         started_(std::to_string(core::to_unix_ms(c.clock.now()))),
         local_(c.clock, c.config.security.max_tracked_clients),
+        file_directory_(c.clock),
         client_metrics_(c.metrics),
         store_metrics_(c.metrics),
         transitions_(c.metrics.counter("rl_redis_breaker_transitions_total",
@@ -62,10 +65,14 @@ class RedisBackend final : public Backend {
                store::RedisStoreOptions{c.config.redis.on_failure, c.config.redis.cache_size}),
         directory_(client_, keys_, c.clock, breaker_, c.log,
                    store::RedisDirectoryOptions{c.config.redis.cache_ttl, core::Seconds{5},
-                                                c.config.redis.cache_size}),
+                                                c.config.redis.cache_size},
+                   &file_directory_),
         subscriber_(
             c.loop, subscriber_options(c.config.redis), keys_.events(), c.log,
             [this](std::string_view message) { on_message(message); }, [this] { on_resync(); }) {
+    if (auto s = file_directory_.load(tiers_); !s) {
+      c.log.error("tiers_load_failed", {{"error", s.error().message}});
+    }
     c.metrics.gauge_fn("rl_redis_breaker_state",
                        "Redis circuit breaker: 0 closed, 1 half-open, 2 open.", {}, [this] {
                          switch (breaker_.state()) {
@@ -88,9 +95,8 @@ class RedisBackend final : public Backend {
   void start(std::function<void()> on_health) override {
     on_health_ = std::move(on_health);
     directory_.set_health_listener(on_health_);
-    client_.set_ready_listener([this] {
-      if (!bootstrapped_) bootstrap();
-    });
+    // Every new connection checks rl:schema: a Redis that came back empty is set up again.
+    client_.set_ready_listener([this] { bootstrap(); });
     client_.start();
     subscriber_.start();
     uv_timer_init(loop_, &heartbeat_);
@@ -106,6 +112,12 @@ class RedisBackend final : public Backend {
         [](uv_timer_t* t) { static_cast<RedisBackend*>(t->data)->store_.resync_blocks(); },
         kBlockResyncMs, kBlockResyncMs);
     uv_unref(reinterpret_cast<uv_handle_t*>(&resync_));
+    uv_timer_init(loop_, &probe_);
+    probe_.data = this;
+    uv_timer_start(
+        &probe_, [](uv_timer_t* t) { static_cast<RedisBackend*>(t->data)->probe(); }, kProbeMs,
+        kProbeMs);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&probe_));
   }
 
   std::string not_ready() const override {
@@ -117,6 +129,7 @@ class RedisBackend final : public Backend {
   }
 
   core::Status apply_tiers(const config::TierFile& tiers) override {
+    if (auto s = file_directory_.load(tiers); !s) return s;
     tiers_ = tiers;  // bootstraps an empty Redis; Redis itself is changed with rlctl
     log_.info("tier_file_not_applied",
               {{"note",
@@ -132,7 +145,7 @@ class RedisBackend final : public Backend {
 
   void close(std::function<void()> closed) override {
     closed_ = std::move(closed);
-    for (uv_timer_t* t : {&heartbeat_, &resync_}) {
+    for (uv_timer_t* t : {&heartbeat_, &resync_, &probe_}) {
       if (t->data != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);  // started
     }
     // Leave the instance list at once rather than by TTL; then close everything.
@@ -162,10 +175,25 @@ class RedisBackend final : public Backend {
         log_.warn("redis_bootstrap_failed", {{"error", s.error().message}});
         return;  // tried again at the next connection or heartbeat
       }
+      const bool first = !bootstrapped_;
       bootstrapped_ = true;
-      store_.resync_blocks();
-      beat();
+      if (first) {
+        store_.resync_blocks();
+        beat();
+      }
       if (on_health_) on_health_();
+    });
+  }
+
+  // While the breaker is not closed and no decision comes to try Redis, probe it ourselves, so
+  // readiness returns once Redis answers even without traffic (a load balancer that skips
+  // not-ready instances would otherwise never send any).
+  void probe() {
+    if (breaker_.state() == breaker::State::closed || !breaker_.allow()) return;
+    client_.command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> r) {
+      if (!r || redis::is_error(**r)) return breaker_.on_failure();
+      breaker_.on_success();
+      if (redis::is_nil(**r)) bootstrap();
     });
   }
 
@@ -212,6 +240,7 @@ class RedisBackend final : public Backend {
   std::string id_;
   std::string started_;
   store::MemoryStore local_;
+  store::MemoryDirectory file_directory_;  // the tier file: who is who while Redis is away
   redis::ClientMetrics client_metrics_;
   store::RedisStoreMetrics store_metrics_;
   obs::Counter& transitions_;
@@ -222,6 +251,7 @@ class RedisBackend final : public Backend {
   redis::Subscriber subscriber_;
   uv_timer_t heartbeat_{};
   uv_timer_t resync_{};
+  uv_timer_t probe_{};
   bool bootstrapped_ = false;
   bool bootstrapping_ = false;
   std::function<void()> on_health_;

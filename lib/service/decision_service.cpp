@@ -72,7 +72,7 @@ void DecisionService::check_key(DecisionJob& job) {
 void DecisionService::on_resolved(DecisionJob& job,
                                   core::Result<std::optional<store::Identity>> identity) {
   if (!identity) {
-    log_.error("identity_lookup_failed", {{"error", identity.error().message}});
+    log_store_error("identity_lookup_failed", identity.error());
     job.result.retry_after = core::Millis{1000};
     return finish(job, Verdict::unavailable);
   }
@@ -92,7 +92,7 @@ void DecisionService::on_resolved(DecisionJob& job,
 
 void DecisionService::on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision) {
   if (!decision) {
-    log_.error("consume_failed", {{"error", decision.error().message}});
+    log_store_error("consume_failed", decision.error());
     job.result.retry_after = core::Millis{1000};
     return finish(job, Verdict::unavailable);
   }
@@ -130,6 +130,19 @@ void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict, Securit
         job.result.retry_after = until(r->blocked_until, clock_.now());
         finish(job, Verdict::client_blocked);
       });
+}
+
+void DecisionService::log_store_error(std::string_view event, const core::Error& error) {
+  // During an outage this would be every request: one line a second, with what it stands for.
+  const core::WallTime now = clock_.now();
+  if (now - last_store_error_log_ < core::Seconds{1}) {
+    ++suppressed_store_errors_;
+    return;
+  }
+  log_.error(event, {{"error", error.message},
+                     {"similar_since_last", static_cast<std::int64_t>(suppressed_store_errors_)}});
+  last_store_error_log_ = now;
+  suppressed_store_errors_ = 0;
 }
 
 void DecisionService::finish(DecisionJob& job, Verdict verdict) {

@@ -41,6 +41,7 @@ class DecisionService {
   void on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision);
   void invalid_attempt(DecisionJob& job, Verdict verdict, SecurityEvent event);
   void finish(DecisionJob& job, Verdict verdict);
+  void log_store_error(std::string_view event, const core::Error& error);
 
   store::Store& store_;
   store::Directory& directory_;
@@ -49,6 +50,8 @@ class DecisionService {
   obs::Logger& log_;
   DecisionMetrics& metrics_;
   std::shared_ptr<const ServiceSettings> settings_;
+  core::WallTime last_store_error_log_{};
+  std::uint64_t suppressed_store_errors_ = 0;
 };
 
 }  // namespace rl::service

@@ -11,13 +11,24 @@ using namespace detail;  // NOLINT: this file is that helper set's other half
 
 RedisDirectory::RedisDirectory(redis::Client& client, KeySpace keys, const core::Clock& clock,
                                breaker::CircuitBreaker& breaker, obs::Logger& log,
-                               RedisDirectoryOptions options)
+                               RedisDirectoryOptions options, Directory* fallback)
     : client_(client),
       keys_(std::move(keys)),
       clock_(clock),
       breaker_(breaker),
       log_(log),
-      options_(options) {}
+      options_(options),
+      fallback_(fallback) {}
+
+void RedisDirectory::fail_over(std::string_view digest, core::Error error,
+                               Callback<std::optional<Identity>> done) {
+  if (fallback_ == nullptr) return done(std::move(error));
+  fallback_->resolve(digest, [error = std::move(error), done = std::move(done)](
+                                 core::Result<std::optional<Identity>> r) mutable {
+    if (r && r->has_value()) return done(std::move(r));
+    done(std::move(error));  // unknown there too: it may still exist in Redis
+  });
+}
 
 bool RedisDirectory::fresh(core::WallTime fetched, bool negative) const {
   return clock_.now() - fetched < (negative ? options_.negative_ttl : options_.cache_ttl);
@@ -34,7 +45,8 @@ void RedisDirectory::resolve(std::string_view digest, Callback<std::optional<Ide
     return with_user(it->second.value, std::move(done));
   }
   if (!cached && breaker_.state() == breaker::State::open && !breaker_.allow()) {
-    return done(unavailable("Redis is unavailable and the key is not cached"));
+    return fail_over(digest, unavailable("Redis is unavailable and the key is not cached"),
+                     std::move(done));
   }
   fetch_key(std::string(digest), std::move(done));
 }
@@ -46,7 +58,7 @@ void RedisDirectory::fetch_key(std::string digest, Callback<std::optional<Identi
     if (!fields) {
       breaker_.on_failure();
       auto it = key_cache_.find(digest);
-      if (it == key_cache_.end()) return done(fields.error());
+      if (it == key_cache_.end()) return fail_over(digest, fields.error(), done);
       if (!it->second.value) return done(std::optional<Identity>{});
       return with_user(it->second.value, done);
     }
@@ -78,7 +90,9 @@ void RedisDirectory::with_user(std::shared_ptr<const KeyRecord> key,
         if (!fields) {
           breaker_.on_failure();
           auto stale = user_cache_.find(id);
-          if (stale == user_cache_.end() || !stale->second.value) return done(fields.error());
+          if (stale == user_cache_.end() || !stale->second.value) {
+            return fail_over(key->digest, fields.error(), std::move(done));
+          }
           return with_tier(std::move(key), stale->second.value, std::move(done));
         }
         breaker_.on_success();
@@ -112,7 +126,7 @@ void RedisDirectory::with_tier(std::shared_ptr<const KeyRecord> key,
       breaker_.on_failure();
       auto stale = tier_cache_.find(name);
       if (stale == tier_cache_.end() || !stale->second.value) {
-        return done(fields.error());
+        return fail_over(key->digest, fields.error(), std::move(done));
       }
       return done(
           std::optional<Identity>{Identity{std::move(key), std::move(user), stale->second.value}});
@@ -149,9 +163,13 @@ void RedisDirectory::on_event(const Event& e) {
 }
 
 void RedisDirectory::resync() {
-  key_cache_.clear();
-  user_cache_.clear();
-  tier_cache_.clear();
+  // Stale, not gone: dropping them would make every client unknown while Redis comes back.
+  for (auto& [k, v] : key_cache_)
+    v.fetched = core::WallTime{};
+  for (auto& [k, v] : user_cache_)
+    v.fetched = core::WallTime{};
+  for (auto& [k, v] : tier_cache_)
+    v.fetched = core::WallTime{};
   if (on_health_) on_health_();
 }
 

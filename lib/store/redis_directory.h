@@ -24,8 +24,12 @@ struct RedisDirectoryOptions {
 
 class RedisDirectory final : public Directory {
  public:
+  // `fallback` (may be null) answers for keys Redis cannot be asked about and this instance
+  // has never cached — rld passes the tier file's directory, so its clients keep their tiers
+  // through an outage that starts before rld ever reached Redis.
   RedisDirectory(redis::Client& client, KeySpace keys, const core::Clock& clock,
-                 breaker::CircuitBreaker& breaker, obs::Logger& log, RedisDirectoryOptions options);
+                 breaker::CircuitBreaker& breaker, obs::Logger& log, RedisDirectoryOptions options,
+                 Directory* fallback = nullptr);
 
   void resolve(std::string_view key_digest, Callback<std::optional<Identity>> done) override;
   void health(Callback<HealthRecord> done) override;
@@ -52,7 +56,8 @@ class RedisDirectory final : public Directory {
   void bootstrap(const config::TierFile& file, StatusCallback done);
   // A message from rl:events; a health event is passed on to `on_health`.
   void on_event(const Event& event);
-  // Everything cached may have missed events: forget it all.
+  // Everything cached may have missed events: mark it all stale (refetched when Redis answers,
+  // still served while it does not).
   void resync();
   void set_health_listener(std::function<void()> on_health) { on_health_ = std::move(on_health); }
 
@@ -64,6 +69,9 @@ class RedisDirectory final : public Directory {
   };
   bool fresh(core::WallTime fetched, bool negative) const;
   void fetch_key(std::string digest, Callback<std::optional<Identity>> done);
+  // Redis could not answer and nothing is cached: the fallback directory, else `error`.
+  void fail_over(std::string_view digest, core::Error error,
+                 Callback<std::optional<Identity>> done);
   void with_user(std::shared_ptr<const KeyRecord> key, Callback<std::optional<Identity>> done);
   void with_tier(std::shared_ptr<const KeyRecord> key, std::shared_ptr<const UserRecord> user,
                  Callback<std::optional<Identity>> done);
@@ -77,6 +85,7 @@ class RedisDirectory final : public Directory {
   breaker::CircuitBreaker& breaker_;
   obs::Logger& log_;
   RedisDirectoryOptions options_;
+  Directory* fallback_;
   StringMap<Cached<KeyRecord>> key_cache_;
   StringMap<Cached<UserRecord>> user_cache_;
   StringMap<Cached<policy::Tier>> tier_cache_;

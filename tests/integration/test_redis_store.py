@@ -180,11 +180,14 @@ def test_wrong_password_keeps_rld_up_and_not_ready(make_rld, locked_redis):
     assert rld.get("/health").status == 200
     reasons = [e["reason"] for e in rld.log_events("redis_disconnected")]
     assert any("WRONGPASS" in x or "invalid password" in x for x in reasons), reasons
-    # No key was ever seen, so none can be checked: 503 (README), answered at once.
+    # No key was ever seen through Redis: the tier file's keys still get their tiers (the local
+    # failure policy, exact per instance), answered at once; other keys cannot be checked: 503.
     sent = time.monotonic()
-    statuses, last = burst(rld, KEYS["free"], 5)
-    assert time.monotonic() - sent < 1.0
-    assert statuses == [503] * 5, statuses
+    statuses, last = burst(rld, KEYS["free"], 21)
+    assert time.monotonic() - sent < 2.0
+    assert statuses == [200] * 20 + [429], statuses
+    statuses, last = burst(rld, "sk_never_seen_key_0123", 2)
+    assert statuses == [503] * 2, statuses
     assert last.json()["error"]["code"] == "unavailable" and \
         int(last.headers["retry-after"]) >= 1, last
     assert "wrong-pw-51c7" not in rld.log_text()
