@@ -35,7 +35,8 @@ unit:
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 integration:
-	RLD_BIN=$(RLD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	RLD_BIN=$(RLD) RLCTL_BIN=$(abspath $(BUILD_DIR))/apps/rlctl/rlctl \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -60,9 +60,12 @@ void add_block_commands(CLI::App& app, Slot& slot) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{366} * 86400));
   add->add_option("--reason", o->reason, "Why");
   add->callback([&slot, o] {
+    slot.needs_redis = false;
+    slot.writes = true;
     slot.action = [o](Context& c) {
       auto who = client_key(o->ip);
       if (!who) return c.fail(who.error());
+      if (const int rc = c.connect(); rc != kOk) return rc;
       store::Block b{*who, o->reason, c.clock().now() + core::Seconds{o->ttl}};
       auto s = c.wait_status([&](auto done) { c.store().add_block(b, std::move(done)); });
       if (!s) return c.fail(s.error());
@@ -76,9 +79,12 @@ void add_block_commands(CLI::App& app, Slot& slot) {
   CLI::App* remove = block->add_subcommand("remove", "Lift a client's block on every rld");
   remove->add_option("IP", *ip, "IPv4 or IPv6 address (or IPv6 /64)")->required();
   remove->callback([&slot, ip] {
+    slot.needs_redis = false;
+    slot.writes = true;
     slot.action = [ip](Context& c) {
       auto who = client_key(*ip);
       if (!who) return c.fail(who.error());
+      if (const int rc = c.connect(); rc != kOk) return rc;
       auto s = c.wait_status([&](auto done) { c.store().remove_block(*who, std::move(done)); });
       if (!s) return c.fail(s.error());
       if (c.out().json()) c.out().document({{"removed", *who}});

@@ -15,7 +15,8 @@ using Action = std::function<int(Context&)>;
 
 struct Slot {
   Action action;
-  bool needs_redis = true;
+  bool needs_redis = true;  // false: the action checks its arguments first, then connects
+  bool writes = false;      // the action changes the data model
 };
 
 void add_tier_commands(CLI::App& app, Slot& slot);

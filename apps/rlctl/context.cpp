@@ -76,22 +76,21 @@ Context::~Context() {
   uv_loop_close(&loop_);
 }
 
-bool Context::connect() {
+int Context::connect() {
+  if (client_ && client_->ready()) return kOk;
   auto url_text = resolve_redis_url(options_.redis_url);
-  if (!url_text) {
-    fail(url_text.error());
-    return false;
-  }
+  if (!url_text) return fail(url_text.error());
   auto url = config::RedisUrl::parse(*url_text);
   if (!url) {
     std::cerr << "rlctl: --redis: " << url.error().message << "\n";
-    return false;
+    return kUsage;
   }
   redis::ConnectionOptions o;
   o.url = *url;
   o.timeout = kCommandTimeout;
   o.connect_timeout = kConnectTimeout;
   o.stall_timeout = kCommandTimeout;
+  o.backoff_max = core::Millis{200};
   client_metrics_ = std::make_unique<redis::ClientMetrics>(metrics_);
   store_metrics_ = std::make_unique<store::RedisStoreMetrics>(metrics_);
   breaker_ = std::make_unique<breaker::CircuitBreaker>(
@@ -112,16 +111,29 @@ bool Context::connect() {
   uv_timer_start(
       &deadline, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
       static_cast<std::uint64_t>(kConnectTimeout.count()), 0);
-  while (!client_->ready() && !expired && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+  const auto refused = [this] {
+    return client_->last_error().starts_with("handshake refused");  // a wrong password, say
+  };
+  while (!client_->ready() && !expired && !refused() && uv_run(&loop_, UV_RUN_ONCE) != 0) {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline), nullptr);
   uv_run(&loop_, UV_RUN_NOWAIT);
   if (!client_->ready()) {
-    std::cerr << "rlctl: cannot reach Redis at " << url->redacted() << " within "
-              << kConnectTimeout.count() / 1000 << " s\n";
-    return false;
+    std::cerr << "rlctl: cannot reach Redis at " << url->redacted();
+    if (refused()) {
+      std::cerr << ": " << client_->last_error() << "\n";
+    } else {
+      std::cerr << " within " << kConnectTimeout.count() / 1000 << " s\n";
+    }
+    return kUnreachable;
   }
-  return true;
+  if (writes_) {
+    auto marked = wait<redis::ReplyPtr>([&](auto done) {
+      client_->command({"SET", keys.schema(), "1", "NX"}, std::move(done));
+    });
+    if (!marked) return fail(marked.error());
+  }
+  return kOk;
 }
 
 core::Status Context::wait_status(std::function<void(store::StatusCallback)> start) {

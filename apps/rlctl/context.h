@@ -54,8 +54,12 @@ class Context {
   Output& out() { return out_; }
   const core::Clock& clock() const { return clock_; }
 
-  // Connects (within 2 s at most); false, with the error printed, when Redis is unreachable.
-  bool connect();
+  // Connects (within 2 s at most) unless connected already: kOk, or the exit code (2 for a
+  // malformed address, 4 when Redis is unreachable or refuses the password), error printed.
+  int connect();
+  // The command writes: an empty Redis it writes to is marked as set up (rl:schema), so an rld
+  // started later does not bootstrap its own tier file into it.
+  void set_writes(bool writes) { writes_ = writes; }
   store::RedisDirectory& directory() { return *directory_; }
   store::RedisStore& store() { return *store_; }
   redis::Client& client() { return *client_; }
@@ -77,6 +81,7 @@ class Context {
 
  private:
   GlobalOptions options_;
+  bool writes_ = false;
   Output out_;
   core::SystemClock clock_;
   uv_loop_t loop_{};

@@ -49,6 +49,8 @@ void add_health_commands(CLI::App& app, Slot& slot) {
   set->add_option("--reason", o->reason, "Why");
   set->add_option("--by", o->by, "Who (default: rlctl)");
   set->callback([&slot, o] {
+    slot.needs_redis = false;
+    slot.writes = true;
     slot.action = [o](Context& c) {
       const auto state = policy::parse_health_state(o->status);
       if (!state) {
@@ -56,6 +58,7 @@ void add_health_commands(CLI::App& app, Slot& slot) {
             core::make_error(core::Errc::invalid_argument,
                              "STATUS: expected NORMAL or DEGRADED, got '" + o->status + "'"));
       }
+      if (const int rc = c.connect(); rc != kOk) return rc;
       store::HealthRecord record;
       record.state = *state;
       record.updated_by = o->by;

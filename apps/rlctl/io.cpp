@@ -157,7 +157,7 @@ int run_import(Context& c, const std::string& path, bool dry_run) {
   if (!text) return c.fail(text.error());
   auto file = config::parse_tier_file(*text, path == "-" ? "<stdin>" : path);
   if (!file) return c.fail(file.error());
-  if (!c.connect()) return kUnreachable;
+  if (const int rc = c.connect(); rc != kOk) return rc;
   auto p = plan(c, *file);
   if (!p) return c.fail(p.error());
   if (!dry_run) {
@@ -210,6 +210,12 @@ int run_export(Context& c, const std::string& path) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
     if (!out) return c.fail(core::make_error(core::Errc::io, path + ": cannot write"));
+    if (c.out().json()) {
+      c.out().document({{"written", path},
+                        {"tiers", tiers->size()},
+                        {"users", users->size()},
+                        {"keys", doc["api_keys"].size()}});
+    }
     c.out().message("exported " + std::to_string(tiers->size()) + " tiers and " +
                     std::to_string(users->size()) + " users to " + path);
   }
@@ -229,6 +235,7 @@ void add_io_commands(CLI::App& app, Slot& slot) {
     slot.action = [path, dry_run](Context& c) { return run_import(c, *path, *dry_run);
 };
 slot.needs_redis = false;  // the file is checked before connecting
+slot.writes = !*dry_run;
 }  // namespace rl::rlctl
 );
 

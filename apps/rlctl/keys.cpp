@@ -18,11 +18,14 @@ void add_key_commands(CLI::App& app, Slot& slot) {
   create->add_option("USER", *user, "User id")->required();
   create->add_option("--label", *label, "What the key is for (at most 128 bytes)");
   create->callback([&slot, user, label] {
+    slot.needs_redis = false;
+    slot.writes = true;
     slot.action = [user, label](Context& c) {
       if (label->size() > 128) {
         return c.fail(
             core::make_error(core::Errc::invalid_argument, "--label: expected at most 128 bytes"));
       }
+      if (const int rc = c.connect(); rc != kOk) return rc;
       const std::string api_key = security::generate_api_key();
       const auto digest = security::digest_api_key(api_key);
       store::KeyRecord record{
@@ -71,6 +74,7 @@ void add_key_commands(CLI::App& app, Slot& slot) {
   CLI::App* revoke = key->add_subcommand("revoke", "Revoke a key by its id");
   revoke->add_option("KEY_ID", *key_id, "The key id (16 hex digits)")->required();
   revoke->callback([&slot, key_id] {
+    slot.writes = true;
     slot.action = [key_id](Context& c) {
       auto r = c.wait<store::KeyRecord>(
           [&](auto done) { c.directory().revoke_key(*key_id, std::move(done)); });

@@ -38,6 +38,24 @@ int main(int argc, char** argv) {
   add_io_commands(app, slot);
   add_instance_commands(app, slot);
 
+  // Global options may also follow the command ("rlctl tier list --json").
+  std::function<void(CLI::App*)> fall_through = [&](CLI::App* a) {
+    for (CLI::App* sub : a->get_subcommands({})) {
+      sub->fallthrough();
+      fall_through(sub);
+    }
+  };
+  fall_through(&app);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (CLI::App* sub : app.get_subcommands({}))
+      known = known || sub->get_name() == argv[1];
+    if (!known) {
+      std::cerr << "rlctl: unknown command '" << argv[1]
+                << "'\nRun 'rlctl --help' (or 'rlctl <command> --help').\n";
+      return kUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -52,6 +70,9 @@ int main(int argc, char** argv) {
   }
   if (!slot.action) return kUsage;
   Context context(options);
-  if (slot.needs_redis && !context.connect()) return kUnreachable;
+  context.set_writes(slot.writes);
+  if (slot.needs_redis) {
+    if (const int rc = context.connect(); rc != kOk) return rc;
+  }
   return slot.action(context);
 }

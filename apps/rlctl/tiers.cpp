@@ -68,7 +68,7 @@ int set_tier(Context& c, const SetOptions& o) {
       text += (text.empty() ? "" : "; ") + p.field + ": " + p.message;
     return c.fail(core::make_error(core::Errc::invalid_argument, text));
   }
-  if (!c.connect()) return kUnreachable;
+  if (const int rc = c.connect(); rc != kOk) return rc;
   auto created = c.wait<bool>([&](auto done) { c.directory().put_tier(tier, std::move(done)); });
   if (!created) return c.fail(created.error());
   if (c.out().json()) {
@@ -129,6 +129,7 @@ void add_tier_commands(CLI::App& app, Slot& slot) {
   CLI::App* set_cmd = tier->add_subcommand(
       "set", "Create or change a tier (limits per window; DEGRADED uses --degraded)");
   set_cmd->add_option("NAME", set->name, "Tier name (a-z, 0-9, _ and -)")->required();
+  // Ranges are checked by policy::validate, whose messages name the tier's fields.
   set_cmd->add_option("--base", set->base, "Base limit (requests per window)")->required();
   set_cmd->add_option("--burst", set->burst, "Limit in NORMAL (>= base)")->required();
   set_cmd->add_option("--degraded", set->degraded, "Limit in DEGRADED (<= burst)")->required();
@@ -141,6 +142,7 @@ void add_tier_commands(CLI::App& app, Slot& slot) {
   set_cmd->callback([&slot, set] {
     slot.action = [set](Context& c) { return set_tier(c, *set); };
     slot.needs_redis = false;  // validated first; set_tier connects
+    slot.writes = true;
   });
 
   auto del_name = std::make_shared<std::string>();
@@ -149,6 +151,7 @@ void add_tier_commands(CLI::App& app, Slot& slot) {
   del->add_option("NAME", *del_name, "Tier name")->required();
   del->add_flag("--force", *force, "Delete even though users still have it");
   del->callback([&slot, del_name, force] {
+    slot.writes = true;
     slot.action = [del_name, force](Context& c) {
       auto s = c.wait_status(
           [&](auto done) { c.directory().delete_tier(*del_name, *force, std::move(done)); });

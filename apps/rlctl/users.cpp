@@ -83,11 +83,15 @@ void add_user_commands(CLI::App& app, Slot& slot) {
   add->add_option("ID", *add_id, "User id: 1-128 of A-Z a-z 0-9 _ . @ -")->required();
   add->add_option("--tier", *add_tier, "The user's tier")->required();
   add->callback([&slot, add_id, add_tier] {
+    slot.needs_redis = false;
+    slot.writes = true;
     slot.action = [add_id, add_tier](Context& c) {
       if (!policy::is_valid_user_id(*add_id)) {
         return c.fail(core::make_error(core::Errc::invalid_argument,
                                        "ID: expected 1-128 characters of [A-Za-z0-9_.@-]"));
       }
+      if (const int rc = c.connect(); rc != kOk) return rc;
+
       store::UserRecord u{*add_id, *add_tier, {}, false};
       auto r = c.wait<store::UserRecord>(
           [&](auto done) { c.directory().create_user(u, std::move(done)); });
@@ -104,6 +108,7 @@ void add_user_commands(CLI::App& app, Slot& slot) {
   set_tier->add_option("ID", *move_id, "User id")->required();
   set_tier->add_option("TIER", *move_tier, "The new tier")->required();
   set_tier->callback([&slot, move_id, move_tier] {
+    slot.writes = true;
     slot.action = [move_id, move_tier](Context& c) {
       store::UserPatch patch;
       patch.tier = *move_tier;
@@ -120,6 +125,7 @@ void add_user_commands(CLI::App& app, Slot& slot) {
   CLI::App* del = user->add_subcommand("delete", "Delete a user, its keys and its counters");
   del->add_option("ID", *del_id, "User id")->required();
   del->callback([&slot, del_id] {
+    slot.writes = true;
     slot.action = [del_id](Context& c) {
       auto s =
           c.wait_status([&](auto done) { c.directory().delete_user(*del_id, std::move(done)); });

@@ -71,6 +71,7 @@ Client::Client(uv_loop_t* loop, ConnectionOptions options, int connections, obs:
         log_.info("redis_connected", {{"endpoint", endpoint_}, {"connection", i}});
         load_scripts(*raw);
       } else if (state == Connection::State::disconnected) {
+        last_error_ = std::string(why);
         if (was_ready_[n]) metrics_.reconnects.inc();
         log_.warn("redis_disconnected",
                   {{"endpoint", endpoint_}, {"connection", i}, {"reason", why}});

@@ -44,6 +44,8 @@ class Client {
   void set_ready_listener(std::function<void()> listener) { on_ready_ = std::move(listener); }
 
   bool ready() const;
+  // Why a connection last went down ("" if none has): e.g. a refused AUTH.
+  const std::string& last_error() const { return last_error_; }
   std::size_t in_flight() const;
 
   void command(std::span<const std::string_view> args, Callback done);
@@ -76,6 +78,7 @@ class Client {
   std::string endpoint_;  // for logs, password redacted
   std::function<void()> on_ready_;
   std::vector<bool> was_ready_;  // per connection, for the connected gauge
+  std::string last_error_;
 };
 
 }  // namespace rl::redis
