@@ -36,6 +36,7 @@ unit:
 
 integration:
 	RLD_BIN=$(RLD) RLCTL_BIN=$(abspath $(BUILD_DIR))/apps/rlctl/rlctl \
+	  RLBENCH_BIN=$(abspath $(BUILD_DIR))/apps/rlbench/rlbench \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 format:
