@@ -1,8 +1,10 @@
-// Picking a connection, EVALSHA with EVAL fallback, script loading and metrics.
+// Picking a connection, EVALSHA with EVAL fallback, SCAN, script loading and metrics.
+// Batches are in client_batch.cpp.
 #include "redis/client.h"
 
 #include <charconv>
 #include <chrono>
+#include <utility>
 
 namespace rl::redis {
 namespace {
@@ -46,6 +48,8 @@ ClientMetrics::ClientMetrics(obs::Registry& r)
                             {{"kind", "unavailable"}})),
       error_replies(r.counter("rl_redis_errors_total", "Redis calls that failed, by kind.",
                               {{"kind", "error_reply"}})),
+      refused(r.counter("rl_redis_errors_total", "Redis calls that failed, by kind.",
+                        {{"kind", "too_many_in_flight"}})),
       noscript(r.counter("rl_redis_noscript_total",
                          "Script calls re-sent with EVAL because Redis had lost the script.")),
       reconnects(r.counter("rl_redis_disconnects_total", "Redis connections lost.")),
@@ -58,6 +62,7 @@ Client::Client(uv_loop_t* loop, ConnectionOptions options, int connections, obs:
     : loop_(loop),
       log_(log),
       metrics_(metrics),
+      timeout_(options.timeout),
       endpoint_(options.url.redacted()),
       was_ready_(static_cast<std::size_t>(connections), false) {
   for (int i = 0; i < connections; ++i) {
@@ -107,45 +112,48 @@ bool Client::ready() const {
   return false;
 }
 
-std::size_t Client::in_flight() const {
-  std::size_t n = 0;
-  for (const auto& c : connections_)
-    n += c->pending();
-  return n;
-}
-
 Connection* Client::pick() {
   Connection* best = nullptr;
   for (auto& c : connections_) {
-    if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c.get();
+    if (c->ready() && (best == nullptr || c->queued() < best->queued())) best = c.get();
   }
   return best;
 }
 
-void Client::track(Callback& done) {
-  const auto sent = std::chrono::steady_clock::now();
-  done = [this, sent, inner = std::move(done)](core::Result<ReplyPtr> r) {
+void Client::track(Callback& done, Connection* c) {
+  const auto sent = Connection::fresh_now();
+  done = [this, c, sent, inner = std::move(done)](core::Result<ReplyPtr> r) {
     metrics_.in_flight.add(-1);
     if (r) {
-      metrics_.latency.observe(std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - sent));
+      metrics_.latency.observe(
+          std::chrono::duration_cast<std::chrono::microseconds>(Connection::fresh_now() - sent));
       if (is_error(**r)) metrics_.error_replies.inc();
     } else if (r.error().code == core::Errc::timeout) {
       metrics_.timeouts.inc();
+    } else if (r.error().code == core::Errc::internal) {
+      metrics_.refused.inc();
     } else {
       metrics_.unavailable.inc();
     }
+    const bool repeated = !r && c != nullptr && c->repeated_failure();
+    const bool outer = std::exchange(repeated_failure_, repeated);  // callbacks may nest
     inner(std::move(r));
+    repeated_failure_ = outer;
   };
   metrics_.in_flight.add(1);
 }
 
 void Client::command(std::span<const std::string_view> args, Callback done) {
+  command(args, Connection::fresh_now() + timeout_, std::move(done));
+}
+
+void Client::command(std::span<const std::string_view> args, Connection::Instant deadline,
+                     Callback done) {
   Connection* c = pick();
-  track(done);
+  track(done, c);
   if (c == nullptr)
     return done(core::make_error(core::Errc::unavailable, "Redis is not connected"));
-  c->send(args, std::move(done));
+  c->send(args, deadline, std::move(done));
 }
 
 void Client::eval(ScriptId id, std::span<const std::string_view> keys,
@@ -155,43 +163,20 @@ void Client::eval(ScriptId id, std::span<const std::string_view> keys,
   *std::to_chars(numkeys, numkeys + sizeof numkeys - 1, keys.size()).ptr = '\0';
   auto call = std::make_shared<OwnedCall>(keys, args);
   auto first = call->command("EVALSHA", s.sha1, numkeys);
-  command(first, [this, id, call, done = std::move(done)](core::Result<ReplyPtr> r) mutable {
-    if (!r || !is_error(**r) || !text(**r).starts_with("NOSCRIPT")) return done(std::move(r));
-    // Redis lost the script (SCRIPT FLUSH, restart): send it whole; this also caches it again.
-    metrics_.noscript.inc();
-    char n[8];
-    *std::to_chars(n, n + sizeof n - 1, call->keys).ptr = '\0';
-    command(call->command("EVAL", script(id).source, n), std::move(done));
-  });
-}
-
-void Client::batch(std::vector<Command> commands, BatchCallback done) {
-  struct State {
-    std::vector<core::Result<ReplyPtr>> results;
-    std::size_t left;
-    BatchCallback done;
-  };
-  const std::size_t n = commands.size();
-  auto state = std::make_shared<State>(State{{}, n, std::move(done)});
-  state->results.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    state->results.emplace_back(core::make_error(core::Errc::unavailable, "not sent"));
-  }
-  if (n == 0) return state->done(std::move(state->results));
-  Connection* c = pick();
-  for (std::size_t i = 0; i < n; ++i) {
-    std::vector<std::string_view> args(commands[i].begin(), commands[i].end());
-    Callback one = [state, i](core::Result<ReplyPtr> r) {
-      state->results[i] = std::move(r);
-      if (--state->left == 0) state->done(std::move(state->results));
-    };
-    track(one);
-    if (c == nullptr) {
-      one(core::make_error(core::Errc::unavailable, "Redis is not connected"));
-    } else {
-      c->send(args, std::move(one));
-    }
-  }
+  // The retry gets what is left of this deadline: the caller's wait is bounded by one timeout.
+  const Connection::Instant deadline = Connection::fresh_now() + timeout_;
+  command(first, deadline,
+          [this, id, call, deadline, done = std::move(done)](core::Result<ReplyPtr> r) mutable {
+            if (!r || !is_error(**r) || !text(**r).starts_with("NOSCRIPT")) {
+              return done(std::move(r));
+            }
+            // Redis lost the script (SCRIPT FLUSH, restart): send it whole, which caches it
+            // again; not at all if the budget is spent (answered as a timeout).
+            metrics_.noscript.inc();
+            char n[8];
+            *std::to_chars(n, n + sizeof n - 1, call->keys).ptr = '\0';
+            command(call->command("EVAL", script(id).source, n), deadline, std::move(done));
+          });
 }
 
 void Client::scan(std::string pattern, std::size_t limit,
@@ -219,11 +204,7 @@ void Client::scan(std::string pattern, std::size_t limit,
                 s->keys.emplace_back(text(*keys->element[i]));
               }
               const std::string next(text(*cursor_reply));
-              if (next == "0" || s->keys.size() >= s->limit) {
-                auto finish = std::move(s->done);
-                s->next = nullptr;  // breaks the cycle state → next → state
-                return finish(std::move(s->keys));
-              }
+              if (next == "0" || s->keys.size() >= s->limit) return s->done(std::move(s->keys));
               s->next(next);
             });
   };

@@ -1,7 +1,8 @@
 // Client: the Redis endpoint as the store sees it — a few pipelined Connections (commands go
-// to the ready one with the fewest in flight), scripts called with EVALSHA and re-sent with
-// EVAL on NOSCRIPT (so a SCRIPT FLUSH or a restarted Redis fails no call), scripts loaded with
-// SCRIPT LOAD whenever a connection comes up, and metrics and logs of what happens.
+// to the ready one with the fewest commands queued, overdue ones included), scripts called
+// with EVALSHA and re-sent with EVAL on NOSCRIPT within the call's first deadline (so a SCRIPT
+// FLUSH or a restarted Redis fails no call), scripts loaded with SCRIPT LOAD whenever a
+// connection comes up, batches (large ones in chunks), and metrics and logs of what happens.
 // Loop-thread only.
 #pragma once
 
@@ -24,6 +25,7 @@ struct ClientMetrics {
   obs::Counter& timeouts;
   obs::Counter& unavailable;
   obs::Counter& error_replies;
+  obs::Counter& refused;  // too many in flight: a local limit, not a Redis failure
   obs::Counter& noscript;
   obs::Counter& reconnects;
   obs::Gauge& connected;
@@ -46,7 +48,10 @@ class Client {
   bool ready() const;
   // Why a connection last went down ("" if none has): e.g. a refused AUTH.
   const std::string& last_error() const { return last_error_; }
-  std::size_t in_flight() const;
+  // Read inside a callback that got an error: whether it is the second or later failure of
+  // one burst (deadlines expired together, commands failed with their lost connection).
+  // A circuit breaker should count such a burst as one failure.
+  bool repeated_failure() const { return repeated_failure_; }
 
   void command(std::span<const std::string_view> args, Callback done);
   void command(std::initializer_list<std::string_view> args, Callback done) {
@@ -56,10 +61,17 @@ class Client {
   void eval(ScriptId id, std::span<const std::string_view> keys,
             std::span<const std::string_view> args, Callback done);
 
-  // Sends `commands` in order on one connection; `done` gets one result per command, in order.
+  // Sends `commands` in order; `done` runs once, with one result per command, in order.
+  // A transaction (the first command is MULTI) goes whole on one connection, or, if that has
+  // no room for all of it, not at all (every result too_many_in_flight()); one of its commands
+  // failing without a reply resets the connection, so no MULTI is left open. Other batches go
+  // in chunks of kBatchChunk, each sent (with its own deadlines) once the previous one has
+  // answered; after a chunk with a command that got no reply, the rest are not sent.
+  static constexpr std::size_t kBatchChunk = 256;
   using Command = std::vector<std::string>;
   using BatchCallback = std::function<void(std::vector<core::Result<ReplyPtr>>)>;
   void batch(std::vector<Command> commands, BatchCallback done);
+  struct Batch;  // a batch in progress (client_batch.cpp)
 
   // Every key matching `pattern` (SCAN, so Redis is never blocked), at most `limit` of them.
   void scan(std::string pattern, std::size_t limit,
@@ -67,18 +79,23 @@ class Client {
 
  private:
   Connection* pick();
+  void command(std::span<const std::string_view> args, Connection::Instant deadline, Callback done);
+  void send_chunk(std::shared_ptr<Batch> batch);
+  void on_batch_reply(const std::shared_ptr<Batch>& batch, Connection* c, std::size_t i,
+                      core::Result<ReplyPtr> r);
   void load_scripts(Connection& c);
-  void track(Callback& done);  // wraps `done` to measure and count the outcome
+  void track(Callback& done, Connection* c);  // wraps `done` to measure and count the outcome
 
   uv_loop_t* loop_;
   obs::Logger& log_;
   ClientMetrics& metrics_;
   std::vector<std::unique_ptr<Connection>> connections_;
-  std::vector<std::string_view> scratch_;
+  core::Millis timeout_;
   std::string endpoint_;  // for logs, password redacted
   std::function<void()> on_ready_;
   std::vector<bool> was_ready_;  // per connection, for the connected gauge
   std::string last_error_;
+  bool repeated_failure_ = false;
 };
 
 }  // namespace rl::redis

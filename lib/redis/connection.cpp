@@ -1,15 +1,12 @@
-// The Redis connection's life: dial (resolving names), handshake, pipelined commands with
-// deadlines, replies in order, and on any failure: fail what is pending, close, dial again.
+// The Redis connection's commands: pipelined with deadlines on a fresh clock, replies matched
+// in order, expiry after the I/O poll, and on any failure: fail what is pending, close, and
+// dial again (connection_dial.cpp).
 #include "redis/connection.h"
 
 #include <algorithm>
-#include <cstring>
-#include <netdb.h>
+#include <utility>
 
 #include <hiredis/read.h>
-
-#include "core/random.h"
-#include "security/ip_address.h"
 
 namespace rl::redis {
 namespace {
@@ -18,12 +15,34 @@ core::Error unavailable(std::string_view why) {
   return core::make_error(core::Errc::unavailable, std::string(why));
 }
 
+core::Error deadline_passed() {
+  return core::make_error(core::Errc::timeout, "Redis did not answer in time");
+}
+
+// Sets a flag for the length of a scope, then puts back what it was (callbacks nest).
+class FlagScope {
+ public:
+  FlagScope(bool& flag, bool value) : flag_(flag), saved_(std::exchange(flag, value)) {}
+  ~FlagScope() { flag_ = saved_; }
+  FlagScope(const FlagScope&) = delete;
+  FlagScope& operator=(const FlagScope&) = delete;
+
+ private:
+  bool& flag_;
+  bool saved_;
+};
+
 bool is_push_message(const redisReply& r) {
   const redisReply* kind = element(r, 0);
   return kind != nullptr && (text(*kind) == "message" || text(*kind) == "pmessage");
 }
 
 }  // namespace
+
+core::Error too_many_in_flight() {
+  return core::make_error(core::Errc::internal,
+                          "too many Redis commands in flight (max_pending reached in rld)");
+}
 
 std::string_view to_string(Connection::State state) {
   switch (state) {
@@ -55,130 +74,37 @@ void Connection::set_state(State state, std::string_view why) {
 void Connection::start() {
   uv_timer_init(loop_, &timer_);
   uv_timer_init(loop_, &retry_);
-  timer_.data = retry_.data = this;
-  handles_open_ = 2;
+  uv_check_init(loop_, &check_);
+  uv_idle_init(loop_, &idle_);
+  timer_.data = retry_.data = check_.data = idle_.data = this;
+  handles_open_ = 4;
   reader_ = redisReaderCreate();
   dial();
 }
 
-void Connection::dial() {
-  if (state_ == State::closed) return;
-  set_state(State::connecting, "dialling");
-  connect_started_ms_ = now();
-  arm_timer();
-  const config::RedisUrl& url = options_.url;
-  if (url.kind == config::RedisUrl::Kind::unix_socket) {
-    uv_pipe_init(loop_, &stream_.pipe, 0);
-    stream_.handle.data = this;
-    stream_open_ = true;
-    ++handles_open_;
-    connect_req_.data = this;
-    uv_pipe_connect(&connect_req_, &stream_.pipe, url.path.c_str(), on_connect);
-    return;
-  }
-  sockaddr_storage address{};
-  if (const auto ip = security::IpAddress::parse(url.host)) {
-    if (ip->is_v4()) {
-      uv_ip4_addr(url.host.c_str(), url.port, reinterpret_cast<sockaddr_in*>(&address));
-    } else {
-      uv_ip6_addr(url.host.c_str(), url.port, reinterpret_cast<sockaddr_in6*>(&address));
-    }
-    return connect_to(reinterpret_cast<const sockaddr*>(&address));
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  resolve_req_.data = this;
-  const std::string port = std::to_string(url.port);
-  if (uv_getaddrinfo(loop_, &resolve_req_, on_resolved, url.host.c_str(), port.c_str(), &hints) !=
-      0) {
-    return fail("cannot resolve " + url.host);
-  }
-  resolving_ = true;
-}
-
-void Connection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
-  auto* c = static_cast<Connection*>(req->data);
-  c->resolving_ = false;
-  if (c->state_ == State::closed) {
-    if (res != nullptr) uv_freeaddrinfo(res);
-    return c->maybe_closed();
-  }
-  if (status != 0 || res == nullptr) {
-    if (res != nullptr) uv_freeaddrinfo(res);
-    return c->fail("cannot resolve " + c->options_.url.host + ": " + uv_strerror(status));
-  }
-  sockaddr_storage address{};
-  std::memcpy(&address, res->ai_addr, std::min<std::size_t>(res->ai_addrlen, sizeof address));
-  uv_freeaddrinfo(res);
-  if (c->state_ == State::connecting) c->connect_to(reinterpret_cast<const sockaddr*>(&address));
-}
-
-void Connection::connect_to(const sockaddr* address) {
-  uv_tcp_init(loop_, &stream_.tcp);
-  stream_.handle.data = this;
-  stream_open_ = true;
-  ++handles_open_;
-  uv_tcp_nodelay(&stream_.tcp, 1);
-  connect_req_.data = this;
-  if (const int r = uv_tcp_connect(&connect_req_, &stream_.tcp, address, on_connect); r != 0) {
-    fail(std::string("connect: ") + uv_strerror(r));
-  }
-}
-
-void Connection::on_connect(uv_connect_t* req, int status) {
-  auto* c = static_cast<Connection*>(req->data);
-  if (status == UV_ECANCELED || c->state_ != State::connecting) return;
-  if (status < 0) return c->fail(std::string("connect: ") + uv_strerror(status));
-  uv_read_start(&c->stream_.stream, on_alloc, on_read);
-  c->handshake();
-}
-
-void Connection::handshake() {
-  const config::RedisUrl& url = options_.url;
-  const std::uint64_t deadline = connect_started_ms_ + options_.connect_timeout.count();
-  const auto step = [this](core::Result<ReplyPtr> r) {
-    if (!r) return fail(r.error().message);
-    if (is_error(**r)) return fail(std::string("handshake refused: ") + std::string(text(**r)));
-    if (--handshake_replies_ == 0) {
-      backoff_ = core::Millis{0};
-      set_state(State::ready, "connected");
-    }
-  };
-  handshake_replies_ = 1;  // the PING that proves the server answers
-  if (!url.password.empty()) {
-    ++handshake_replies_;
-    if (url.username.empty()) {
-      const std::string_view args[] = {"AUTH", url.password};
-      enqueue(args, step, deadline);
-    } else {
-      const std::string_view args[] = {"AUTH", url.username, url.password};
-      enqueue(args, step, deadline);
-    }
-  }
-  const std::string db = std::to_string(url.db);
-  if (url.db != 0) {
-    ++handshake_replies_;
-    const std::string_view args[] = {"SELECT", db};
-    enqueue(args, step, deadline);
-  }
-  const std::string_view ping[] = {"PING"};
-  enqueue(ping, step, deadline);
-}
-
 void Connection::send(std::span<const std::string_view> args, Callback done) {
-  if (state_ != State::ready) return done(unavailable("not connected to Redis"));
-  if (queue_.size() >= options_.max_pending) {
-    return done(unavailable("too many Redis commands in flight"));
-  }
-  enqueue(args, std::move(done), now() + static_cast<std::uint64_t>(options_.timeout.count()));
+  send(args, fresh_now() + options_.timeout, std::move(done));
 }
 
-void Connection::enqueue(std::span<const std::string_view> args, Callback done,
-                         std::uint64_t deadline_ms) {
+void Connection::send(std::span<const std::string_view> args, Instant deadline, Callback done) {
+  if (state_ != State::ready) return refuse(done, unavailable("not connected to Redis"));
+  if (queue_.size() >= options_.max_pending) return refuse(done, too_many_in_flight());
+  if (deadline <= fresh_now()) return refuse(done, deadline_passed());
+  enqueue(args, std::move(done), deadline);
+}
+
+void Connection::refuse(Callback& done, core::Error error) {
+  const FlagScope single(repeated_failure_, false);  // even inside another burst's callback
+  done(std::move(error));
+}
+
+void Connection::enqueue(std::span<const std::string_view> args, Callback done, Instant deadline) {
   append_command(out_, args);
+  // A deadline earlier than one already queued (a retry's remaining budget) waits for that
+  // one: the queue stays in deadline order, which expire() and arm_timer() rely on.
+  if (!queue_.empty()) deadline = std::max(deadline, queue_.back().deadline);
   const bool first_live = queue_.size() == overdue_;
-  queue_.push_back(Pending{std::move(done), deadline_ms, now()});
+  queue_.push_back(Pending{std::move(done), deadline, fresh_now()});
   if (first_live) arm_timer();
   flush();
 }
@@ -230,7 +156,6 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 }
 
 void Connection::deliver(ReplyPtr reply) {
-  last_reply_ms_ = now();
   if (push_handler_ && is_push_message(*reply)) return push_handler_(std::move(reply));
   if (queue_.empty()) return fail("a reply nobody asked for");
   Pending front = std::move(queue_.front());
@@ -242,53 +167,77 @@ void Connection::deliver(ReplyPtr reply) {
   front.done(std::move(reply));  // the deadline timer re-arms itself when it fires
 }
 
-void Connection::expire(std::uint64_t t) {
-  while (overdue_ < queue_.size() && queue_[overdue_].deadline_ms <= t) {
+void Connection::on_timer(uv_timer_t* timer) {
+  static_cast<Connection*>(timer->data)->start_pass();
+}
+
+// A deadline may have passed, but the loop (not Redis) may be what was slow: replies may be
+// waiting in the socket. Expire only after the next I/O poll has read them.
+void Connection::start_pass() {
+  if (passing_) return;
+  passing_ = true;
+  uv_idle_start(&idle_, [](uv_idle_t*) {});  // an active idle handle makes the poll not block
+  uv_check_start(&check_, on_check);
+}
+
+void Connection::stop_pass() {
+  if (!passing_) return;
+  passing_ = false;
+  uv_idle_stop(&idle_);
+  uv_check_stop(&check_);
+}
+
+void Connection::on_check(uv_check_t* check) {
+  auto* c = static_cast<Connection*>(check->data);
+  c->stop_pass();
+  c->check_deadlines();
+}
+
+void Connection::check_deadlines() {
+  const Instant t = fresh_now();
+  if (state_ == State::connecting && t - connect_started_ >= options_.connect_timeout) {
+    return fail("connect timed out");
+  }
+  expire(t);
+  if (overdue_ > 0 && t - queue_.front().sent >= options_.stall_timeout) {
+    return fail("Redis stopped answering");
+  }
+  arm_timer();
+}
+
+// Everything past its deadline at `t`, in one pass: one burst (see repeated_failure()).
+void Connection::expire(Instant t) {
+  bool first = true;
+  while (overdue_ < queue_.size() && queue_[overdue_].deadline <= t) {
     Callback done = std::move(queue_[overdue_].done);
     queue_[overdue_].done = nullptr;
     ++overdue_;
-    done(core::make_error(core::Errc::timeout, "Redis did not answer in time"));
+    const FlagScope burst(repeated_failure_, !first);
+    first = false;
+    done(deadline_passed());  // which may send more, or reset() and empty the queue
   }
 }
 
 void Connection::arm_timer() {
   if (state_ == State::closed || handles_open_ == 0) return;
-  std::uint64_t at = UINT64_MAX;
-  if (state_ == State::connecting) {
-    at = connect_started_ms_ + static_cast<std::uint64_t>(options_.connect_timeout.count());
-  }
-  if (overdue_ < queue_.size()) at = std::min(at, queue_[overdue_].deadline_ms);
-  if (overdue_ > 0) {
-    at = std::min(
-        at, queue_.front().sent_ms + static_cast<std::uint64_t>(options_.stall_timeout.count()));
-  }
-  if (at == UINT64_MAX) {
+  Instant at = Instant::max();
+  if (state_ == State::connecting) at = connect_started_ + options_.connect_timeout;
+  if (overdue_ < queue_.size()) at = std::min(at, queue_[overdue_].deadline);
+  if (overdue_ > 0) at = std::min(at, queue_.front().sent + options_.stall_timeout);
+  if (at == Instant::max()) {
     uv_timer_stop(&timer_);
     return;
   }
-  const std::uint64_t t = now();
-  uv_timer_start(&timer_, on_timer, at > t ? at - t : 0, 0);
-}
-
-void Connection::on_timer(uv_timer_t* timer) {
-  auto* c = static_cast<Connection*>(timer->data);
-  const std::uint64_t t = c->now();
-  if (c->state_ == State::connecting &&
-      t - c->connect_started_ms_ >=
-          static_cast<std::uint64_t>(c->options_.connect_timeout.count())) {
-    return c->fail("connect timed out");
-  }
-  c->expire(t);
-  if (c->overdue_ > 0 && c->state_ != State::closed &&
-      t - c->queue_.front().sent_ms >=
-          static_cast<std::uint64_t>(c->options_.stall_timeout.count())) {
-    return c->fail("Redis stopped answering");
-  }
-  c->arm_timer();
+  // In whole milliseconds, rounded up. The timer counts from the loop's cached time, which
+  // may lag: it then fires early, finds nothing due by the fresh clock and is armed again.
+  const Instant left = std::max(at - fresh_now(), Instant{0});
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  uv_timer_start(&timer_, on_timer, static_cast<std::uint64_t>(ms), 0);
 }
 
 void Connection::fail(std::string_view why) {
-  if (state_ == State::closed) return;
+  // Once per attempt: what it fails (a handshake's other steps, say) cannot fail it again.
+  if (state_ == State::closed || state_ == State::disconnected) return;
   const std::string reason(why);
   std::deque<Pending> failed;
   failed.swap(queue_);
@@ -298,9 +247,10 @@ void Connection::fail(std::string_view why) {
   redisReaderFree(reader_);
   reader_ = redisReaderCreate();
   uv_timer_stop(&timer_);
-  set_state(State::disconnected, reason);
+  stop_pass();
   const std::int64_t doubled = std::max(options_.backoff_min.count(), backoff_.count() * 2);
   backoff_ = core::Millis{std::min(doubled, options_.backoff_max.count())};
+  set_state(State::disconnected, reason);  // the listener sees the wait before the next dial
   if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_));
   if (stream_open_) {
     stream_open_ = false;
@@ -308,30 +258,18 @@ void Connection::fail(std::string_view why) {
   } else {
     schedule_retry();
   }
+  answer_all(failed, unavailable(reason));
+}
+
+// Commands failed together by one event: one burst (see repeated_failure()).
+void Connection::answer_all(std::deque<Pending>& failed, const core::Error& error) {
+  bool first = true;
   for (auto& p : failed) {
-    if (p.done) p.done(unavailable(reason));
+    if (!p.done) continue;
+    const FlagScope burst(repeated_failure_, !first);
+    first = false;
+    p.done(error);
   }
-}
-
-void Connection::on_stream_closed(uv_handle_t* handle) {
-  auto* c = static_cast<Connection*>(handle->data);
-  --c->handles_open_;
-  if (c->state_ == State::closed) return c->maybe_closed();
-  c->schedule_retry();
-}
-
-void Connection::schedule_retry() {
-  // Jitter (0 to half the backoff) keeps many instances from reconnecting in lockstep.
-  const std::int64_t base = backoff_.count();
-  const auto jitter =
-      static_cast<std::int64_t>(core::fast_random() % static_cast<std::uint64_t>(base / 2 + 1));
-  uv_timer_start(&retry_, on_retry, static_cast<std::uint64_t>(base + jitter), 0);
-}
-
-void Connection::on_retry(uv_timer_t* timer) {
-  auto* c = static_cast<Connection*>(timer->data);
-  if (c->resolving_) return c->schedule_retry();  // a cancelled lookup has not returned yet
-  c->dial();
 }
 
 void Connection::close(std::function<void()> closed) {
@@ -348,16 +286,18 @@ void Connection::close(std::function<void()> closed) {
     c->maybe_closed();
   };
   if (handles_open_ > 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed_cb);
-    uv_close(reinterpret_cast<uv_handle_t*>(&retry_), closed_cb);
+    passing_ = false;
+    for (auto* h :
+         {reinterpret_cast<uv_handle_t*>(&timer_), reinterpret_cast<uv_handle_t*>(&retry_),
+          reinterpret_cast<uv_handle_t*>(&check_), reinterpret_cast<uv_handle_t*>(&idle_)}) {
+      uv_close(h, closed_cb);
+    }
   }
   if (stream_open_) {
     stream_open_ = false;
     uv_close(&stream_.handle, closed_cb);
   }
-  for (auto& p : failed) {
-    if (p.done) p.done(unavailable("closing"));
-  }
+  answer_all(failed, unavailable("closing"));
   maybe_closed();
 }
 

@@ -1,12 +1,15 @@
 // Connection: one Redis connection on a libuv loop — TCP or Unix socket, AUTH and SELECT on
 // connect, any number of commands pipelined on it, replies matched to commands in order.
-// hiredis only parses the protocol; deadlines are ours: every command gets one, a command past
-// it is answered with a timeout at once, and its late reply is read and dropped. A connection
-// that stays silent past `stall_timeout` with commands overdue is dropped and dialled again
-// with capped, jittered exponential backoff. Every callback given to send() runs exactly once.
-// Loop-thread only; owned by a Client, which closes it before deleting it.
+// hiredis only parses the protocol; deadlines are ours: every command gets one, measured on a
+// fresh clock, and a command still unanswered past it — after the replies already waiting in
+// the socket have been read — is answered with a timeout; its late reply is read and dropped.
+// A connection whose oldest unanswered command has waited `stall_timeout` is dropped and
+// dialled again with capped, jittered exponential backoff. Every callback given to send()
+// runs exactly once. Loop-thread only; owned by a Client or Subscriber, which closes it before
+// deleting it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -28,11 +31,15 @@ struct ConnectionOptions {
   config::RedisUrl url;
   core::Millis timeout{5};             // per command
   core::Millis connect_timeout{1000};  // connect plus AUTH/SELECT
-  core::Millis stall_timeout{1000};    // overdue commands and no reply at all for this long
+  core::Millis stall_timeout{1000};    // the oldest unanswered command has waited this long
   core::Millis backoff_min{50};
   core::Millis backoff_max{2000};
   std::size_t max_pending = 20000;  // commands waiting for replies, overdue ones included
 };
+
+// The error of a command refused because this process already has `max_pending` commands
+// waiting on the connection: a local limit (Errc::internal), not a sign that Redis is down.
+core::Error too_many_in_flight();
 
 class Connection {
  public:
@@ -40,6 +47,10 @@ class Connection {
   using Callback = std::function<void(core::Result<ReplyPtr>)>;
   using StateListener = std::function<void(State state, std::string_view why)>;
   using PushHandler = std::function<void(ReplyPtr)>;
+  // A point in time on uv_hrtime(), read fresh: never the loop's cached time, which lags by
+  // however long the current loop iteration has run.
+  using Instant = std::chrono::nanoseconds;
+  static Instant fresh_now() { return Instant{uv_hrtime()}; }
 
   Connection(uv_loop_t* loop, ConnectionOptions options);
   ~Connection();
@@ -53,23 +64,43 @@ class Connection {
   void start();
   // Fails what is pending, closes the handles; `closed` runs when libuv is done with them.
   void close(std::function<void()> closed);
+  // Drops a connecting or ready connection (failing what is pending, as when it is lost) and
+  // dials again after the backoff; for a connection left in a state we cannot trust.
+  void reset(std::string_view why) { fail(why); }
 
   State state() const { return state_; }
   bool ready() const { return state_ == State::ready; }
+  const ConnectionOptions& options() const { return options_; }
+  // Commands waiting for their replies: all of them, and those still within their deadline.
+  std::size_t queued() const { return queue_.size(); }
   std::size_t pending() const { return queue_.size() - overdue_; }
+  // How many more commands send() accepts now (max_pending less what is queued).
+  std::size_t room() const {
+    return queue_.size() < options_.max_pending ? options_.max_pending - queue_.size() : 0;
+  }
+  // The wait before the next dial after a failure (doubles per failed attempt, then resets).
+  core::Millis backoff() const { return backoff_; }
+  // Read inside a callback: whether its failure is the second or later of one burst — the
+  // deadlines expired together in one pass, or the commands failed together when the
+  // connection was lost. Failure accounting (a circuit breaker) counts a burst once.
+  bool repeated_failure() const { return repeated_failure_; }
 
   // Sends a command. `done` gets the reply (error replies included), or an error: not
-  // connected (unavailable), deadline passed (timeout), connection lost (unavailable).
+  // connected (unavailable), deadline passed (timeout), connection lost (unavailable), too
+  // many commands waiting (too_many_in_flight()). A refused command is answered at once.
   void send(std::span<const std::string_view> args, Callback done);
   void send(std::initializer_list<std::string_view> args, Callback done) {
     send(std::span<const std::string_view>(args.begin(), args.size()), std::move(done));
   }
+  // The same with a deadline of the caller's (what is left of an earlier call's budget); one
+  // already passed is answered with a timeout and not sent.
+  void send(std::span<const std::string_view> args, Instant deadline, Callback done);
 
  private:
   struct Pending {
     Callback done;  // empty once answered (overdue)
-    std::uint64_t deadline_ms;
-    std::uint64_t sent_ms;
+    Instant deadline;
+    Instant sent;
   };
 
   static void on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
@@ -78,6 +109,7 @@ class Connection {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
   static void on_timer(uv_timer_t* timer);
+  static void on_check(uv_check_t* check);
   static void on_retry(uv_timer_t* timer);
   static void on_stream_closed(uv_handle_t* handle);
 
@@ -86,14 +118,18 @@ class Connection {
   void connect_to(const struct sockaddr* address);
   void maybe_closed();
   void handshake();
-  void enqueue(std::span<const std::string_view> args, Callback done, std::uint64_t deadline_ms);
+  void enqueue(std::span<const std::string_view> args, Callback done, Instant deadline);
+  void refuse(Callback& done, core::Error error);
   void flush();
   void deliver(ReplyPtr reply);
-  void expire(std::uint64_t now);
+  void start_pass();
+  void stop_pass();
+  void check_deadlines();
+  void expire(Instant now);
   void arm_timer();
   void fail(std::string_view why);
+  void answer_all(std::deque<Pending>& failed, const core::Error& error);
   void set_state(State state, std::string_view why);
-  std::uint64_t now() const { return uv_now(loop_); }
 
   uv_loop_t* loop_;
   ConnectionOptions options_;
@@ -108,21 +144,29 @@ class Connection {
   uv_getaddrinfo_t resolve_req_{};
   bool resolving_ = false;
   uv_write_t write_req_{};
-  uv_timer_t timer_{};  // command deadlines, stall detection, connect timeout
+  // Deadlines, stall and connect timeout: the timer fires when one may have passed; it starts
+  // a pass (check_ after the next I/O poll, idle_ so that poll does not block) which reads
+  // the fresh clock and expires only what is still unanswered once waiting replies are read.
+  uv_timer_t timer_{};
+  uv_check_t check_{};
+  uv_idle_t idle_{};
+  bool passing_ = false;
   uv_timer_t retry_{};  // reconnect backoff
   redisReader* reader_ = nullptr;
   State state_ = State::disconnected;
   StateListener state_listener_;
   PushHandler push_handler_;
-  std::deque<Pending> queue_;  // overdue ones first, then live ones, in send order
+  // Overdue ones first, then live ones, in send order. Deadlines never decrease along the
+  // queue (enqueue() clamps), so the first live command is always the next to expire.
+  std::deque<Pending> queue_;
   std::size_t overdue_ = 0;
   std::string out_;
   std::string writing_;
   char read_buffer_[16 * 1024];
-  std::uint64_t connect_started_ms_ = 0;
-  std::uint64_t last_reply_ms_ = 0;
+  Instant connect_started_{0};
   core::Millis backoff_{0};
   std::size_t handshake_replies_ = 0;  // replies still expected before the connection is ready
+  bool repeated_failure_ = false;
   int handles_open_ = 0;
   std::function<void()> closed_;
 };

@@ -18,21 +18,26 @@ Subscriber::Subscriber(uv_loop_t* loop, ConnectionOptions options, std::string c
     }
   });
   connection_->set_state_listener([this](Connection::State state, std::string_view) {
-    if (state != Connection::State::ready) {
-      subscribed_ = false;
-      return;
-    }
-    connection_->send({"SUBSCRIBE", channel_}, [this](core::Result<ReplyPtr> r) {
-      if (!r || is_error(**r)) {
-        log_.warn(
-            "redis_subscribe_failed",
-            {{"channel", channel_}, {"error", r ? std::string(text(**r)) : r.error().message}});
-        return;
-      }
-      subscribed_ = true;
-      on_resync_();
-    });
+    subscribed_ = false;
+    if (state != Connection::State::ready) return;
+    connection_->send({"SUBSCRIBE", channel_},
+                      [this](core::Result<ReplyPtr> r) { on_subscribed(std::move(r)); });
   });
+}
+
+void Subscriber::on_subscribed(core::Result<ReplyPtr> r) {
+  const redisReply* kind = r ? element(**r, 0) : nullptr;
+  if (kind == nullptr || text(*kind) != "subscribe") {
+    std::string why =
+        !r ? r.error().message : (is_error(**r) ? std::string(text(**r)) : "not a subscribe reply");
+    log_.warn("redis_subscribe_failed", {{"channel", channel_}, {"error", why}});
+    // Connected but not listening would miss every event: start over after the backoff (a
+    // no-op if the connection is gone already; it subscribes again when it is back).
+    connection_->reset("SUBSCRIBE failed: " + why);
+    return;
+  }
+  subscribed_ = true;
+  on_resync_();
 }
 
 void Subscriber::ping() {

@@ -23,12 +23,16 @@ class Subscriber {
 
   void start() { connection_->start(); }
   void close(std::function<void()> closed) { connection_->close(std::move(closed)); }
+  // True from Redis' confirmation of the SUBSCRIBE until the connection is lost: whether
+  // events are being received. A refused SUBSCRIBE drops the connection and tries again.
   bool subscribed() const { return subscribed_; }
   // A PING on the subscribed connection: a silent, dead link is noticed (stall timeout) and
   // replaced, instead of quietly missing every event.
   void ping();
 
  private:
+  void on_subscribed(core::Result<ReplyPtr> r);
+
   std::unique_ptr<Connection> connection_;
   std::string channel_;
   obs::Logger& log_;

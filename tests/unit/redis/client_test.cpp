@@ -1,0 +1,222 @@
+// Tests of redis/client.h against a FakeRedis on the test's loop: transactions go whole or
+// not at all and never leave a MULTI open; large batches go in chunks, answered once and in
+// order; commands go to the shortest queue; the NOSCRIPT retry keeps the first deadline; a
+// burst of failures is reported once.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "unit/redis/harness.h"
+
+using namespace rl;
+using namespace std::chrono_literals;
+using Result = core::Result<redis::ReplyPtr>;
+using Results = std::vector<Result>;
+
+namespace {
+
+std::vector<redis::Client::Command> echoes(std::size_t n) {
+  std::vector<redis::Client::Command> out;
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back({"ECHO", std::to_string(i)});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a transaction that does not fit in max_pending is refused whole, nothing sent") {
+  test::Harness h;
+  redis::ConnectionOptions o = h.options();
+  o.max_pending = 5;
+  redis::Client& client = h.make_client(o);
+  h.fake->hold();
+  int answered = 0;
+  for (int i = 0; i < 3; ++i)
+    client.command({"GET", "k"}, [&](Result) { ++answered; });
+  std::optional<Results> refused;
+  client.batch({{"MULTI"}, {"INCR", "k"}, {"EXEC"}}, [&](Results r) { refused = std::move(r); });
+  REQUIRE(refused.has_value());  // at once
+  REQUIRE(refused->size() == 3);
+  for (const auto& r : *refused) {
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == core::Errc::internal);  // a local limit, not Redis being down
+  }
+  h.fake->resume();
+  REQUIRE(h.run_until([&] { return answered == 3; }));
+  CHECK(h.fake->count("MULTI") == 0);
+  CHECK_FALSE(h.fake->any_in_multi());
+  std::optional<Results> ok;
+  client.batch({{"MULTI"}, {"INCR", "k"}, {"EXEC"}}, [&](Results r) { ok = std::move(r); });
+  REQUIRE(h.run_until([&] { return ok.has_value(); }));
+  REQUIRE((*ok)[2].ok());
+  CHECK(redis::is_array(**(*ok)[2]));
+  CHECK_FALSE(h.fake->any_in_multi());
+}
+
+TEST_CASE("a transaction with a command that gets no reply resets its connection") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options(20ms));
+  h.fake->set_handler([&](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "INCR") h.fake->hold();  // answered inside EXEC, held from there on
+    return std::nullopt;
+  });
+  int calls = 0;
+  Results results;
+  client.batch({{"MULTI"}, {"INCR", "k"}, {"EXEC"}}, [&](Results r) {
+    ++calls;
+    results = std::move(r);
+  });
+  REQUIRE(h.run_until([&] { return calls == 1; }));
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].ok());
+  CHECK(results[1].ok());  // +QUEUED
+  REQUIRE_FALSE(results[2].ok());
+  CHECK(results[2].error().code == core::Errc::timeout);
+  h.fake->set_handler({});
+  h.fake->resume();
+  REQUIRE(h.run_until([&] { return h.fake->sessions().size() == 2 && client.ready(); }));
+  CHECK(h.fake->sessions().front().open == false);  // the old connection was dropped
+  CHECK(client.last_error().starts_with("a transaction was cut short"));
+  CHECK(calls == 1);
+}
+
+TEST_CASE("a large batch goes in chunks, each after the last answered, with one callback") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options());
+  h.fake->hold();
+  int calls = 0;
+  Results results;
+  client.batch(echoes(600), [&](Results r) {
+    ++calls;
+    results = std::move(r);
+  });
+  h.run_for(20ms);
+  CHECK(h.fake->count("ECHO") == redis::Client::kBatchChunk);
+  h.fake->release();
+  REQUIRE(h.run_until([&] { return h.fake->count("ECHO") == 512; }));
+  h.run_for(20ms);
+  CHECK(h.fake->count("ECHO") == 512);
+  h.fake->release();
+  REQUIRE(h.run_until([&] { return h.fake->count("ECHO") == 600; }));
+  CHECK(calls == 0);
+  h.fake->resume();
+  REQUIRE(h.run_until([&] { return calls == 1; }));
+  REQUIRE(results.size() == 600);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    REQUIRE(results[i].ok());
+    CHECK(redis::text(**results[i]) == std::to_string(i));
+  }
+  h.run_for(10ms);
+  CHECK(calls == 1);
+}
+
+TEST_CASE("a batch whose second chunk times out sends no third, and answers once in order") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options(30ms));
+  h.fake->hold();
+  int calls = 0;
+  Results results;
+  client.batch(echoes(600), [&](Results r) {
+    ++calls;
+    results = std::move(r);
+  });
+  REQUIRE(h.run_until([&] { return h.fake->count("ECHO") == 256; }));
+  h.fake->release();  // the first chunk is answered; the second is held past its deadline
+  REQUIRE(h.run_until([&] { return calls == 1; }));
+  REQUIRE(results.size() == 600);
+  for (std::size_t i = 0; i < 256; ++i)
+    CHECK(results[i].ok());
+  for (std::size_t i = 256; i < 512; ++i) {
+    REQUIRE_FALSE(results[i].ok());
+    CHECK(results[i].error().code == core::Errc::timeout);
+  }
+  for (std::size_t i = 512; i < 600; ++i) {
+    REQUIRE_FALSE(results[i].ok());
+    CHECK(results[i].error().message.starts_with("not sent"));
+  }
+  h.fake->resume();
+  h.run_for(20ms);
+  CHECK(h.fake->count("ECHO") == 512);
+  CHECK(calls == 1);
+}
+
+TEST_CASE("commands go to the connection with the shortest queue, overdue commands included") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options(10ms), 2);
+  h.fake->hold();
+  int timeouts = 0;
+  for (int i = 0; i < 3; ++i)
+    client.command({"GET", "k"}, [&](Result r) { timeouts += r.ok() ? 0 : 1; });
+  REQUIRE(h.run_until([&] { return timeouts == 3; }));  // queues: 2 and 1, all overdue
+  client.command({"GET", "k"}, [](Result) {});
+  h.run_for(5ms);
+  std::vector<std::size_t> gets;
+  for (const auto& s : h.fake->sessions()) {
+    std::size_t n = 0;
+    for (const auto& c : s.received)
+      n += c[0] == "GET" ? 1 : 0;
+    gets.push_back(n);
+  }
+  CHECK(gets == std::vector<std::size_t>{2, 2});
+  h.fake->resume();
+}
+
+TEST_CASE("a script Redis lost is sent again with EVAL and answered") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options());
+  h.fake->set_handler([](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "EVALSHA") return "-NOSCRIPT No matching script.\r\n";
+    if (c[0] == "EVAL") return ":7\r\n";
+    return std::nullopt;
+  });
+  const std::string_view keys[] = {"k"};
+  std::optional<Result> result;
+  client.eval(redis::ScriptId::fixed_window, keys, {}, [&](Result r) { result = std::move(r); });
+  REQUIRE(h.run_until([&] { return result.has_value(); }));
+  REQUIRE(result->ok());
+  CHECK(redis::integer(***result) == 7);
+  CHECK(h.fake->count("EVAL") == 1);
+}
+
+TEST_CASE("the EVAL retry after NOSCRIPT gets what is left of the first deadline") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options(200ms));
+  h.fake->set_handler([&](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "EVALSHA") {
+      h.fake->stall_after_reply(120ms);  // most of the budget is gone when NOSCRIPT is read
+      return "-NOSCRIPT No matching script.\r\n";
+    }
+    if (c[0] == "EVAL") h.fake->hold();  // never answered
+    return std::nullopt;
+  });
+  const std::string_view keys[] = {"k"};
+  std::optional<Result> result;
+  const auto start = std::chrono::steady_clock::now();
+  client.eval(redis::ScriptId::fixed_window, keys, {}, [&](Result r) { result = std::move(r); });
+  REQUIRE(h.run_until([&] { return result.has_value(); }));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(result->ok());
+  CHECK(result->error().code == core::Errc::timeout);
+  CHECK(h.fake->count("EVAL") == 1);
+  CHECK(waited < 280ms);  // a fresh deadline would make it 320 ms
+  h.fake->resume();
+}
+
+TEST_CASE("a burst of timeouts reaches the client's callers as one failure") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options(20ms));
+  h.fake->hold();
+  std::vector<bool> repeated;
+  for (int i = 0; i < 3; ++i) {
+    client.command({"GET", "k"}, [&](Result r) {
+      CHECK_FALSE(r.ok());
+      repeated.push_back(client.repeated_failure());
+    });
+  }
+  REQUIRE(h.run_until([&] { return repeated.size() == 3; }));
+  CHECK(repeated == std::vector<bool>{false, true, true});
+  CHECK_FALSE(client.repeated_failure());
+  h.fake->resume();
+}
