@@ -12,6 +12,7 @@
 #include "store/memory_directory.h"
 #include "store/memory_store.h"
 #include "store/redis_directory.h"
+#include "store/redis_errors.h"
 #include "store/redis_store.h"
 
 namespace rl::rld {
@@ -141,6 +142,7 @@ class RedisBackend final : public Backend {
   void sweep() override {
     local_.sweep();
     store_.sweep();
+    directory_.sweep();
   }
 
   void close(std::function<void()> closed) override {
@@ -177,10 +179,8 @@ class RedisBackend final : public Backend {
       }
       const bool first = !bootstrapped_;
       bootstrapped_ = true;
-      if (first) {
-        store_.resync_blocks();
-        beat();
-      }
+      store_.resync_blocks();  // a new connection: blocks made here meanwhile go to Redis
+      if (first) beat();
       if (on_health_) on_health_();
     });
   }
@@ -191,8 +191,8 @@ class RedisBackend final : public Backend {
   void probe() {
     if (breaker_.state() == breaker::State::closed || !breaker_.allow()) return;
     client_.command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> r) {
-      if (!r || redis::is_error(**r)) return breaker_.on_failure();
-      breaker_.on_success();
+      if (store::endpoint_failure(r)) return breaker_.on_failure();
+      breaker_.on_success();  // a reply, even an error reply: Redis is there
       if (redis::is_nil(**r)) bootstrap();
     });
   }
@@ -228,6 +228,9 @@ class RedisBackend final : public Backend {
     const auto level = to == breaker::State::open ? obs::LogLevel::warn : obs::LogLevel::info;
     log_.log(level, "redis_breaker",
              {{"from", breaker::to_string(from)}, {"to", breaker::to_string(to)}});
+    // Redis is back: the blocks made here while it was away go to Redis, where every instance,
+    // rlctl and the admin API see (and can lift) them.
+    if (to == breaker::State::closed && bootstrapped_) store_.resync_blocks();
   }
 
   uv_loop_t* loop_;

@@ -25,23 +25,33 @@ policy::HealthState HealthService::current() {
     }
     cached_ = store::HealthRecord{};
   }
-  if (now - fetched_at_ >= cache_) refresh();
+  if (now - fetched_at_ >= cache_ && !refreshing_) refresh();
   return cached_.state;
 }
 
 void HealthService::refresh() {
-  if (refreshing_) return;
+  if (refreshing_) {
+    // The read on its way may have been answered before the change that asks for this one.
+    refresh_again_ = true;
+    return;
+  }
   refreshing_ = true;
-  directory_.health([this](core::Result<store::HealthRecord> r) {
+  directory_.health([this, adopted = adopted_](core::Result<store::HealthRecord> r) {
     refreshing_ = false;
     fetched_at_ = clock_.now();  // success or not: try again after the cache interval
     if (!r) {
       if (!read_failing_) log_.warn("health_read_failed", {{"error", r.error().message}});
       read_failing_ = true;
-      return;  // keep serving the last known state
+    } else {
+      read_failing_ = false;
+      // On failure, keep serving the last known state; and a record adopted from get() or
+      // set() while this read was on its way is newer than what it read.
+      if (adopted == adopted_) apply(*r);
     }
-    read_failing_ = false;
-    apply(*r);
+    if (refresh_again_) {
+      refresh_again_ = false;
+      refresh();
+    }
   });
 }
 
@@ -58,6 +68,7 @@ store::Callback<store::HealthRecord> HealthService::adopt(
   return [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
     if (r) {
       fetched_at_ = clock_.now();
+      ++adopted_;
       apply(*r);
     }
     done(std::move(r));

@@ -19,7 +19,8 @@ class HealthService {
   void get(store::Callback<store::HealthRecord> done);
   void set(store::HealthRecord record, store::Callback<store::HealthRecord> done);
   void set_cache(core::Seconds cache) { cache_ = cache; }
-  // Reads the stored state now (at start-up, and when told it changed).
+  // Reads the stored state now (at start-up, and when told it changed); called while a read
+  // is on its way, reads once more after it.
   void refresh();
 
  private:
@@ -35,7 +36,9 @@ class HealthService {
   store::HealthRecord cached_;
   core::WallTime fetched_at_{};
   bool refreshing_ = false;
-  bool read_failing_ = false;  // logged once per outage, not per request
+  bool refresh_again_ = false;  // refresh() was called while a read was on its way
+  std::uint64_t adopted_ = 0;   // records adopted from get() and set(), counted
+  bool read_failing_ = false;   // logged once per outage, not per request
 };
 
 }  // namespace rl::service

@@ -18,7 +18,10 @@ RedisDirectory::RedisDirectory(redis::Client& client, KeySpace keys, const core:
       breaker_(breaker),
       log_(log),
       options_(options),
-      fallback_(fallback) {}
+      fallback_(fallback),
+      key_cache_(options.cache_size),
+      user_cache_(options.cache_size),
+      tier_cache_(options.cache_size) {}
 
 void RedisDirectory::fail_over(std::string_view digest, core::Error error,
                                Callback<std::optional<Identity>> done) {
@@ -36,112 +39,103 @@ bool RedisDirectory::fresh(core::WallTime fetched, bool negative) const {
 
 // -- the hot path: key → user → tier --------------------------------------------------------
 
-void RedisDirectory::resolve(std::string_view digest, Callback<std::optional<Identity>> done) {
-  auto it = key_cache_.find(digest);
-  const bool cached = it != key_cache_.end();
-  if (cached && (fresh(it->second.fetched, !it->second.value) || !breaker_.allow())) {
+namespace {
+
+// A decoded hash as a shared record; null when the hash does not exist.
+template <class T, class FromFields>
+core::Result<std::shared_ptr<const T>> record_or_null(std::string_view id, const Fields& fields,
+                                                      FromFields from_fields) {
+  if (fields.empty()) return std::shared_ptr<const T>{};
+  auto record = from_fields(id, fields);
+  if (!record) return record.error();
+  return std::make_shared<const T>(std::move(*record));
+}
+
+}  // namespace
+
+template <class T, class Decode, class Then>
+void RedisDirectory::read_through(RecordCache<T>& cache, std::string_view id, KeyOf key_of,
+                                  std::string_view digest, Decode decode,
+                                  Callback<std::optional<Identity>> done, Then then) {
+  const auto* hit = cache.find(id);
+  if (hit != nullptr && (fresh(hit->fetched, !hit->value) || !breaker_.allow())) {
     // Fresh, or stale while Redis is away: a known client keeps its limits.
-    if (!it->second.value) return done(std::optional<Identity>{});
-    return with_user(it->second.value, std::move(done));
+    return then(hit->value, std::move(done));
   }
-  if (!cached && breaker_.state() == breaker::State::open && !breaker_.allow()) {
+  if (hit == nullptr && breaker_.state() == breaker::State::open && !breaker_.allow()) {
     return fail_over(digest, unavailable("Redis is unavailable and the key is not cached"),
                      std::move(done));
   }
-  fetch_key(std::string(digest), std::move(done));
+  const std::string key = (keys_.*key_of)(id);
+  client_.command(
+      {"HGETALL", key}, [this, &cache, name = std::string(id), digest = std::string(digest),
+                         generation = cache.generation(), decode = std::move(decode),
+                         then = std::move(then), done = std::move(done)](RedisResult r) mutable {
+        if (endpoint_failure(r)) {
+          breaker_.on_failure();
+        } else {
+          breaker_.on_success();  // a reply, even an error reply: Redis is there
+        }
+        if (auto e = reply_error(r)) {
+          // Redis cannot say (or the hash is damaged): what was known, else the fallback.
+          if (const auto* stale = cache.find(name)) return then(stale->value, std::move(done));
+          return fail_over(digest, std::move(*e), std::move(done));
+        }
+        auto fields = fields_of(**r);
+        if (!fields) return done(fields.error());
+        auto record = decode(name, *fields);
+        if (!record) return done(record.error());
+        cache.store(name, *record, clock_.now(), generation);  // unless invalidated meanwhile
+        then(std::move(*record), std::move(done));
+      });
 }
 
-void RedisDirectory::fetch_key(std::string digest, Callback<std::optional<Identity>> done) {
-  client_.command({"HGETALL", keys_.api_key(digest)}, [this, digest, done = std::move(done)](
-                                                          core::Result<redis::ReplyPtr> r) {
-    auto fields = r ? fields_of(**r) : core::Result<Fields>(r.error());
-    if (!fields) {
-      breaker_.on_failure();
-      auto it = key_cache_.find(digest);
-      if (it == key_cache_.end()) return fail_over(digest, fields.error(), done);
-      if (!it->second.value) return done(std::optional<Identity>{});
-      return with_user(it->second.value, done);
-    }
-    breaker_.on_success();
-    if (fields->empty()) {
-      put(key_cache_, options_.cache_size, digest, Cached<KeyRecord>{nullptr, clock_.now()});
-      return done(std::optional<Identity>{});
-    }
-    auto key = key_from_fields(digest, *fields);
-    if (!key) return done(key.error());
-    auto record = std::make_shared<const KeyRecord>(std::move(*key));
-    put(key_cache_, options_.cache_size, digest, Cached<KeyRecord>{record, clock_.now()});
-    with_user(std::move(record), done);
-  });
+void RedisDirectory::resolve(std::string_view digest, Callback<std::optional<Identity>> done) {
+  read_through(
+      key_cache_, digest, &KeySpace::api_key, digest,
+      [](std::string_view id, const Fields& f) {
+        return record_or_null<KeyRecord>(id, f, key_from_fields);
+      },
+      std::move(done),
+      [this](std::shared_ptr<const KeyRecord> key, Callback<std::optional<Identity>> next) {
+        if (!key) return next(std::optional<Identity>{});
+        with_user(std::move(key), std::move(next));
+      });
 }
 
 void RedisDirectory::with_user(std::shared_ptr<const KeyRecord> key,
                                Callback<std::optional<Identity>> done) {
-  auto it = user_cache_.find(key->user);
-  if (it != user_cache_.end() && (fresh(it->second.fetched, false) || !breaker_.allow())) {
-    if (!it->second.value) return done(std::optional<Identity>{});  // the key's user is gone
-    return with_tier(std::move(key), it->second.value, std::move(done));
-  }
-  const std::string id = key->user;
-  client_.command(
-      {"HGETALL", keys_.user(id)}, [this, id, key = std::move(key), done = std::move(done)](
-                                       core::Result<redis::ReplyPtr> r) mutable {
-        auto fields = r ? fields_of(**r) : core::Result<Fields>(r.error());
-        if (!fields) {
-          breaker_.on_failure();
-          auto stale = user_cache_.find(id);
-          if (stale == user_cache_.end() || !stale->second.value) {
-            return fail_over(key->digest, fields.error(), std::move(done));
-          }
-          return with_tier(std::move(key), stale->second.value, std::move(done));
-        }
-        breaker_.on_success();
-        if (fields->empty()) {
-          put(user_cache_, options_.cache_size, id, Cached<UserRecord>{nullptr, clock_.now()});
-          return done(std::optional<Identity>{});
-        }
-        auto user = user_from_fields(id, *fields);
-        if (!user) return done(user.error());
-        auto record = std::make_shared<const UserRecord>(std::move(*user));
-        put(user_cache_, options_.cache_size, id, Cached<UserRecord>{record, clock_.now()});
-        with_tier(std::move(key), std::move(record), std::move(done));
+  read_through(
+      user_cache_, key->user, &KeySpace::user, key->digest,
+      [](std::string_view id, const Fields& f) {
+        return record_or_null<UserRecord>(id, f, user_from_fields);
+      },
+      std::move(done),
+      [this, key](std::shared_ptr<const UserRecord> user, Callback<std::optional<Identity>> next) {
+        if (!user) return next(std::optional<Identity>{});  // the key's user is gone
+        with_tier(key, std::move(user), std::move(next));
       });
 }
 
 void RedisDirectory::with_tier(std::shared_ptr<const KeyRecord> key,
                                std::shared_ptr<const UserRecord> user,
                                Callback<std::optional<Identity>> done) {
-  auto it = tier_cache_.find(user->tier);
-  if (it != tier_cache_.end() && it->second.value &&
-      (fresh(it->second.fetched, false) || !breaker_.allow())) {
-    return done(
-        std::optional<Identity>{Identity{std::move(key), std::move(user), it->second.value}});
-  }
-  const std::string name = user->tier;
-  client_.command({"HGETALL", keys_.tier(name)}, [this, name, key = std::move(key),
-                                                  user = std::move(user), done = std::move(done)](
-                                                     core::Result<redis::ReplyPtr> r) mutable {
-    auto fields = r ? fields_of(**r) : core::Result<Fields>(r.error());
-    if (!fields) {
-      breaker_.on_failure();
-      auto stale = tier_cache_.find(name);
-      if (stale == tier_cache_.end() || !stale->second.value) {
-        return fail_over(key->digest, fields.error(), std::move(done));
-      }
-      return done(
-          std::optional<Identity>{Identity{std::move(key), std::move(user), stale->second.value}});
-    }
-    breaker_.on_success();
-    if (fields->empty()) {
-      return done(core::make_error(core::Errc::internal, "user '" + user->id + "' has tier '" +
-                                                             name + "', which does not exist"));
-    }
-    auto tier = tier_from_fields(name, *fields);
-    if (!tier) return done(tier.error());
-    auto record = std::make_shared<const policy::Tier>(std::move(*tier));
-    put(tier_cache_, options_.cache_size, name, Cached<policy::Tier>{record, clock_.now()});
-    done(std::optional<Identity>{Identity{std::move(key), std::move(user), std::move(record)}});
-  });
+  read_through(
+      tier_cache_, user->tier, &KeySpace::tier, key->digest,
+      [user](std::string_view name,
+             const Fields& f) -> core::Result<std::shared_ptr<const policy::Tier>> {
+        if (f.empty()) {
+          return core::make_error(
+              core::Errc::internal,
+              "user '" + user->id + "' has tier '" + std::string(name) + "', which does not exist");
+        }
+        return record_or_null<policy::Tier>(name, f, tier_from_fields);
+      },
+      std::move(done),
+      [key, user](std::shared_ptr<const policy::Tier> tier,
+                  Callback<std::optional<Identity>> next) {
+        next(std::optional<Identity>{Identity{key, user, std::move(tier)}});
+      });
 }
 
 // -- events -----------------------------------------------------------------------------------
@@ -149,11 +143,11 @@ void RedisDirectory::with_tier(std::shared_ptr<const KeyRecord> key,
 void RedisDirectory::on_event(const Event& e) {
   switch (e.kind) {
     case EventKind::key:
-      return forget(key_cache_, e.subject);
+      return key_cache_.invalidate(e.subject);
     case EventKind::user:
-      return forget(user_cache_, e.subject);
+      return user_cache_.invalidate(e.subject);
     case EventKind::tier:
-      return forget(tier_cache_, e.subject);
+      return tier_cache_.invalidate(e.subject);
     case EventKind::health:
       if (on_health_) on_health_();
       return;
@@ -164,19 +158,24 @@ void RedisDirectory::on_event(const Event& e) {
 
 void RedisDirectory::resync() {
   // Stale, not gone: dropping them would make every client unknown while Redis comes back.
-  for (auto& [k, v] : key_cache_)
-    v.fetched = core::WallTime{};
-  for (auto& [k, v] : user_cache_)
-    v.fetched = core::WallTime{};
-  for (auto& [k, v] : tier_cache_)
-    v.fetched = core::WallTime{};
+  key_cache_.mark_all_stale();
+  user_cache_.mark_all_stale();
+  tier_cache_.mark_all_stale();
   if (on_health_) on_health_();
+}
+
+void RedisDirectory::sweep() {
+  const core::WallTime before = clock_.now() - options_.negative_ttl;
+  key_cache_.sweep_negatives(before);
+  user_cache_.sweep_negatives(before);
+  tier_cache_.sweep_negatives(before);
 }
 
 void RedisDirectory::publish(EventKind kind, std::string_view subject, StatusCallback done) {
   client_.command({"PUBLISH", keys_.events(), event_message(kind, subject)},
                   [done = std::move(done)](core::Result<redis::ReplyPtr> r) {
-                    done(r ? core::Status{} : core::Status{r.error()});
+                    auto e = reply_error(r);
+                    done(e ? core::Status{std::move(*e)} : core::Status{});
                   });
 }
 
@@ -216,24 +215,17 @@ void RedisDirectory::set_health(HealthRecord record, Callback<HealthRecord> done
 void RedisDirectory::list_tiers(Callback<std::vector<policy::Tier>> done) {
   client_.command({"SMEMBERS", keys_.tiers()},
                   [this, done = std::move(done)](core::Result<redis::ReplyPtr> r) {
-                    if (!r) return done(r.error());
-                    const auto names = members(**r);
-                    std::vector<Client::Command> commands;
+                    if (auto e = reply_error(r)) return done(*e);
+                    auto names = members(**r);
+                    std::vector<std::string> keys;
                     for (const auto& n : names)
-                      commands.push_back({"HGETALL", keys_.tier(n)});
-                    client_.batch(std::move(commands), [names, done](Results results) {
-                      if (auto e = first_failure(results)) return done(*e);
-                      std::vector<policy::Tier> tiers;
-                      for (std::size_t i = 0; i < names.size(); ++i) {
-                        auto fields = fields_of(**results[i]);
-                        if (!fields) return done(fields.error());
-                        if (fields->empty()) continue;  // listed but gone: a writer is half way
-                        auto tier = tier_from_fields(names[i], *fields);
-                        if (!tier) return done(tier.error());
-                        tiers.push_back(std::move(*tier));
-                      }
-                      done(std::move(tiers));
-                    });
+                      keys.push_back(keys_.tier(n));
+                    read_all<policy::Tier>(
+                        client_, std::move(keys),
+                        [names = std::move(names)](std::size_t i, const Fields& fields) {
+                          return tier_from_fields(names[i], fields);
+                        },
+                        std::move(done));
                   });
 }
 
@@ -248,7 +240,7 @@ void RedisDirectory::put_tier(policy::Tier tier, Callback<bool> done) {
                  {"PUBLISH", keys_.events(), event_message(EventKind::tier, tier.name)}},
                 [this, name = tier.name, done = std::move(done)](Results results) {
                   if (auto e = first_failure(results)) return done(*e);
-                  forget(tier_cache_, name);
+                  tier_cache_.invalidate(name);
                   done(redis::integer(**results[0]).value_or(0) == 0);
                 });
 }

@@ -1,8 +1,9 @@
 // RedisDirectory: tiers, users, API keys and the health state in Redis (DESIGN.md §5), shared
 // with every rld and with rlctl. The hot path reads through in-process caches: key → user →
 // tier, bounded in size, with a TTL as a backstop, and invalidated at once by messages on
-// rl:events (on_event). While Redis is unreachable, cached entries are served even when stale,
-// so known clients keep their limits. Every write publishes its event. Loop-thread only.
+// rl:events (on_event), a read overtaken by an invalidation never cached (RecordCache). While
+// Redis is unreachable, cached entries are served even when stale, so known clients keep their
+// limits. Every write publishes its event. Loop-thread only.
 #pragma once
 
 #include "breaker/circuit_breaker.h"
@@ -11,8 +12,8 @@
 #include "redis/client.h"
 #include "store/directory.h"
 #include "store/key_space.h"
+#include "store/record_cache.h"
 #include "store/redis_codec.h"
-#include "store/string_map.h"
 
 namespace rl::store {
 
@@ -59,16 +60,22 @@ class RedisDirectory final : public Directory {
   // Everything cached may have missed events: mark it all stale (refetched when Redis answers,
   // still served while it does not).
   void resync();
+  // Drops "unknown" entries past their TTL (known records stay: they are served, stale, while
+  // Redis is away). rld calls it from its housekeeping timer.
+  void sweep();
   void set_health_listener(std::function<void()> on_health) { on_health_ = std::move(on_health); }
 
  private:
-  template <class T>
-  struct Cached {
-    std::shared_ptr<const T> value;  // null: known not to exist
-    core::WallTime fetched{};
-  };
+  using KeyOf = std::string (KeySpace::*)(std::string_view) const;
   bool fresh(core::WallTime fetched, bool negative) const;
-  void fetch_key(std::string digest, Callback<std::optional<Identity>> done);
+  // One step of the hot path: `id`'s record from `cache` while fresh (or, while Redis is away,
+  // even stale), else read from Redis (HGETALL of (keys_.*key_of)(id), decoded by
+  // decode(id, fields) → Result<shared_ptr<const T>>, null for "does not exist") and cached.
+  // Then then(record, done). Redis unable to answer and nothing cached: fail_over(digest).
+  template <class T, class Decode, class Then>
+  void read_through(RecordCache<T>& cache, std::string_view id, KeyOf key_of,
+                    std::string_view digest, Decode decode, Callback<std::optional<Identity>> done,
+                    Then then);
   // Redis could not answer and nothing is cached: the fallback directory, else `error`.
   void fail_over(std::string_view digest, core::Error error,
                  Callback<std::optional<Identity>> done);
@@ -86,9 +93,9 @@ class RedisDirectory final : public Directory {
   obs::Logger& log_;
   RedisDirectoryOptions options_;
   Directory* fallback_;
-  StringMap<Cached<KeyRecord>> key_cache_;
-  StringMap<Cached<UserRecord>> user_cache_;
-  StringMap<Cached<policy::Tier>> tier_cache_;
+  RecordCache<KeyRecord> key_cache_;
+  RecordCache<UserRecord> user_cache_;
+  RecordCache<policy::Tier> tier_cache_;
   std::function<void()> on_health_;
 };
 

@@ -2,17 +2,16 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "redis/client.h"
-#include "store/string_map.h"
+#include "store/redis_codec.h"
+#include "store/redis_errors.h"
 
 namespace rl::store::detail {
-
-using redis::Client;
-using Results = std::vector<core::Result<redis::ReplyPtr>>;
 
 using redis::Client;
 using Results = std::vector<core::Result<redis::ReplyPtr>>;
@@ -21,32 +20,38 @@ inline core::Error unavailable(std::string_view why) {
   return core::make_error(core::Errc::unavailable, std::string(why));
 }
 
-// The first failed result of a batch, as an Error; nullopt when every command got a reply
-// that is not an error reply.
+// The first failed result of a batch, as an Error (redis_errors.h); nullopt when every command
+// got a reply that is not an error reply.
 inline std::optional<core::Error> first_failure(const Results& results) {
   for (const auto& r : results) {
-    if (!r) return r.error();
-    if (redis::is_error(**r)) {
-      return core::make_error(core::Errc::internal, std::string(redis::text(**r)));
-    }
+    if (auto e = reply_error(r)) return e;
   }
   return std::nullopt;
 }
 
-template <class Map, class V>
-void put(Map& map, std::size_t cap, std::string_view key, V value) {
-  auto it = map.find(key);
-  if (it != map.end()) {
-    it->second = std::move(value);
-    return;
-  }
-  if (map.size() >= cap) map.erase(map.begin());
-  map.emplace(std::string(key), std::move(value));
-}
-
-template <class Map>
-void forget(Map& map, std::string_view key) {
-  if (auto it = map.find(key); it != map.end()) map.erase(it);
+// Reads the hashes `keys` in one batch and decodes each with decode(i, fields) → Result<T>.
+// A hash that does not exist is skipped: listed but gone, a writer is half way.
+template <class T, class Decode>
+void read_all(Client& client, std::vector<std::string> keys, Decode decode,
+              std::function<void(core::Result<std::vector<T>>)> done) {
+  std::vector<Client::Command> commands;
+  commands.reserve(keys.size());
+  for (auto& k : keys)
+    commands.push_back({"HGETALL", std::move(k)});
+  client.batch(std::move(commands),
+               [decode = std::move(decode), done = std::move(done)](Results results) {
+                 if (auto e = first_failure(results)) return done(*e);
+                 std::vector<T> out;
+                 for (std::size_t i = 0; i < results.size(); ++i) {
+                   auto fields = fields_of(**results[i]);
+                   if (!fields) return done(fields.error());
+                   if (fields->empty()) continue;
+                   auto record = decode(i, *fields);
+                   if (!record) return done(record.error());
+                   out.push_back(std::move(*record));
+                 }
+                 done(std::move(out));
+               });
 }
 
 inline std::vector<std::string> members(const redisReply& r) {

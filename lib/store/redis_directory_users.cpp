@@ -12,29 +12,21 @@ using namespace detail;  // NOLINT: the helpers shared with redis_directory.cpp
 
 void RedisDirectory::read_users(std::vector<std::string> ids,
                                 Callback<std::vector<UserRecord>> done) {
-  std::vector<Client::Command> commands;
+  std::vector<std::string> keys;
   for (const auto& id : ids)
-    commands.push_back({"HGETALL", keys_.user(id)});
-  client_.batch(std::move(commands),
-                [ids = std::move(ids), done = std::move(done)](Results results) {
-                  if (auto e = first_failure(results)) return done(*e);
-                  std::vector<UserRecord> users;
-                  for (std::size_t i = 0; i < ids.size(); ++i) {
-                    auto fields = fields_of(**results[i]);
-                    if (!fields) return done(fields.error());
-                    if (fields->empty()) continue;
-                    auto user = user_from_fields(ids[i], *fields);
-                    if (!user) return done(user.error());
-                    users.push_back(std::move(*user));
-                  }
-                  done(std::move(users));
-                });
+    keys.push_back(keys_.user(id));
+  read_all<UserRecord>(
+      client_, std::move(keys),
+      [ids = std::move(ids)](std::size_t i, const Fields& f) {
+        return user_from_fields(ids[i], f);
+      },
+      std::move(done));
 }
 
 void RedisDirectory::list_users(Callback<std::vector<UserRecord>> done) {
   client_.command({"SMEMBERS", keys_.users()},
                   [this, done = std::move(done)](core::Result<redis::ReplyPtr> r) {
-                    if (!r) return done(r.error());
+                    if (auto e = reply_error(r)) return done(*e);
                     read_users(members(**r), done);
                   });
 }
@@ -56,7 +48,7 @@ void RedisDirectory::create_user(UserRecord user, Callback<UserRecord> done) {
   const std::string tier_key = keys_.tier(user.tier);
   client_.command({"EXISTS", tier_key}, [this, user = std::move(user), done = std::move(done)](
                                             core::Result<redis::ReplyPtr> r) mutable {
-    if (!r) return done(r.error());
+    if (auto e = reply_error(r)) return done(*e);
     if (redis::integer(**r).value_or(0) == 0) {
       return done(core::make_error(core::Errc::invalid_argument, "no tier '" + user.tier + "'"));
     }
@@ -65,7 +57,7 @@ void RedisDirectory::create_user(UserRecord user, Callback<UserRecord> done) {
     client_.command(
         {"HSETNX", key, "tier", tier}, [this, key, user = std::move(user),
                                         done = std::move(done)](core::Result<redis::ReplyPtr> set) {
-          if (!set) return done(set.error());
+          if (auto e = reply_error(set)) return done(*e);
           if (redis::integer(**set).value_or(0) == 0) {
             return done(
                 core::make_error(core::Errc::conflict, "user '" + user.id + "' already exists"));
@@ -90,7 +82,7 @@ void RedisDirectory::update_user(std::string_view id, UserPatch patch, Callback<
     const std::string tier_key = keys_.tier(user->tier);
     client_.command({"EXISTS", tier_key}, [this, u = std::move(*user), done = std::move(done)](
                                               core::Result<redis::ReplyPtr> tier) {
-      if (!tier) return done(tier.error());
+      if (auto e = reply_error(tier)) return done(*e);
       if (redis::integer(**tier).value_or(0) == 0) {
         return done(core::make_error(core::Errc::invalid_argument, "no tier '" + u.tier + "'"));
       }
@@ -98,7 +90,7 @@ void RedisDirectory::update_user(std::string_view id, UserPatch patch, Callback<
                      {"PUBLISH", keys_.events(), event_message(EventKind::user, u.id)}},
                     [this, u, done](Results results) {
                       if (auto e = first_failure(results)) return done(*e);
-                      forget(user_cache_, u.id);
+                      user_cache_.invalidate(u.id);
                       done(u);
                     });
     });
@@ -109,7 +101,7 @@ void RedisDirectory::delete_user(std::string_view id, StatusCallback done) {
   const std::string who(id);
   client_.command({"SMEMBERS", keys_.user_keys(who)}, [this, who, done = std::move(done)](
                                                           core::Result<redis::ReplyPtr> r) {
-    if (!r) return done(r.error());
+    if (auto e = reply_error(r)) return done(*e);
     const auto digests = members(**r);
     std::vector<Client::Command> commands = {
         {"DEL", keys_.user(who)},
@@ -122,9 +114,9 @@ void RedisDirectory::delete_user(std::string_view id, StatusCallback done) {
     }
     client_.batch(std::move(commands), [this, who, digests, done](Results results) {
       if (auto e = first_failure(results)) return done(*e);
-      forget(user_cache_, who);
+      user_cache_.invalidate(who);
       for (const auto& d : digests)
-        forget(key_cache_, d);
+        key_cache_.invalidate(d);
       if (redis::integer(**results[0]).value_or(0) == 0) {
         return done(core::make_error(core::Errc::not_found, "no user '" + who + "'"));
       }
@@ -137,24 +129,20 @@ void RedisDirectory::delete_user(std::string_view id, StatusCallback done) {
 
 void RedisDirectory::read_keys(std::vector<std::string> digests,
                                Callback<std::vector<KeyRecord>> done) {
-  std::vector<Client::Command> commands;
+  std::vector<std::string> keys;
   for (const auto& d : digests)
-    commands.push_back({"HGETALL", keys_.api_key(d)});
-  client_.batch(
-      std::move(commands), [digests = std::move(digests), done = std::move(done)](Results results) {
-        if (auto e = first_failure(results)) return done(*e);
-        std::vector<KeyRecord> keys;
-        for (std::size_t i = 0; i < digests.size(); ++i) {
-          auto fields = fields_of(**results[i]);
-          if (!fields) return done(fields.error());
-          if (fields->empty()) continue;
-          auto key = key_from_fields(digests[i], *fields);
-          if (!key) return done(key.error());
-          keys.push_back(std::move(*key));
+    keys.push_back(keys_.api_key(d));
+  read_all<KeyRecord>(
+      client_, std::move(keys),
+      [digests = std::move(digests)](std::size_t i, const Fields& f) {
+        return key_from_fields(digests[i], f);
+      },
+      [done = std::move(done)](core::Result<std::vector<KeyRecord>> found) {
+        if (found) {
+          std::sort(found->begin(), found->end(),
+                    [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
         }
-        std::sort(keys.begin(), keys.end(),
-                  [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
-        done(std::move(keys));
+        done(std::move(found));
       });
 }
 
@@ -188,7 +176,7 @@ void RedisDirectory::add_key(KeyRecord key, Callback<KeyRecord> done) {
                    {"PUBLISH", keys_.events(), event_message(EventKind::key, key.digest)}},
                   [this, key, done](Results written) {
                     if (auto e = first_failure(written)) return done(*e);
-                    forget(key_cache_, key.digest);  // it may be cached as unknown
+                    key_cache_.invalidate(key.digest);  // it may be cached as unknown
                     done(key);
                   });
   });
@@ -217,7 +205,7 @@ void RedisDirectory::revoke_key(std::string_view key_id, Callback<KeyRecord> don
                         {"PUBLISH", keys_.events(), event_message(EventKind::key, key.digest)}},
                        [this, key, done](Results results) {
                          if (auto e = first_failure(results)) return done(*e);
-                         forget(key_cache_, key.digest);
+                         key_cache_.invalidate(key.digest);
                          done(key);
                        });
                  });
@@ -248,7 +236,7 @@ void RedisDirectory::delete_tier(std::string_view name, bool force, StatusCallba
              {"PUBLISH", keys_.events(), event_message(EventKind::tier, tier)}},
             [this, tier, done](Results results) {
               if (auto e = first_failure(results)) return done(*e);
-              forget(tier_cache_, tier);
+              tier_cache_.invalidate(tier);
               if (redis::integer(**results[0]).value_or(0) == 0) {
                 return done(core::make_error(core::Errc::not_found, "no tier '" + tier + "'"));
               }
@@ -313,7 +301,7 @@ void RedisDirectory::bootstrap(const config::TierFile& file, StatusCallback done
   }
   client_.command({"GET", keys_.schema()}, [this, entries, done = std::move(done)](
                                                core::Result<redis::ReplyPtr> schema) {
-    if (!schema) return done(schema.error());
+    if (auto e = reply_error(schema)) return done(*e);
     if (!redis::is_nil(**schema)) return done(core::Status{});  // already set up: never overwrite
     std::vector<Client::Command> checks;
     for (const auto& e : *entries)

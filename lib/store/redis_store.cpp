@@ -6,6 +6,7 @@
 
 #include "core/text.h"
 #include "store/redis_codec.h"
+#include "store/redis_errors.h"
 
 namespace rl::store {
 namespace {
@@ -49,17 +50,6 @@ std::optional<limiter::Decision> decision_of(const redisReply& r, std::int64_t l
   return d;
 }
 
-template <class Map>
-void bounded_insert(Map& map, std::size_t cap, std::string_view key, typename Map::mapped_type v) {
-  auto it = map.find(key);
-  if (it != map.end()) {
-    it->second = v;
-    return;
-  }
-  if (map.size() >= cap) map.erase(map.begin());
-  map.emplace(std::string(key), v);
-}
-
 }  // namespace
 
 RedisStoreMetrics::RedisStoreMetrics(obs::Registry& r)
@@ -87,37 +77,16 @@ RedisStore::RedisStore(redis::Client& client, KeySpace keys, const core::Clock& 
       local_(local),
       log_(log),
       metrics_(metrics),
-      options_(options) {}
-
-bool RedisStore::endpoint_failure(const core::Result<redis::ReplyPtr>& r) {
-  if (!r) return true;
-  if (!redis::is_error(**r)) return false;
-  const std::string_view e = redis::text(**r);
-  for (std::string_view busy : {"BUSY", "LOADING", "OOM", "READONLY", "MASTERDOWN", "CLUSTERDOWN",
-                                "TRYAGAIN", "NOREPLICAS", "NOAUTH", "MISCONF"}) {
-    if (e.starts_with(busy)) return true;
-  }
-  return false;
-}
+      options_(options),
+      over_limit_(options.cache_size),
+      blocks_(options.cache_size) {}
 
 void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
                          Callback<limiter::Decision> done) {
   keys_.counter(counter_key_, key.user, key.algorithm, key.window);
-  const core::WallTime now = clock_.now();
-  if (cost > 0) {
-    auto it = over_limit_.find(counter_key_);
-    if (it != over_limit_.end()) {
-      if (it->second.until > now && quota.limit <= it->second.limit) {
-        metrics_.over_limit_hits.inc();
-        limiter::Decision d;
-        d.limit = quota.limit;
-        d.used = quota.limit;
-        d.reset = it->second.reset;
-        d.retry_after = std::chrono::duration_cast<core::Millis>(it->second.until - now);
-        return done(d);
-      }
-      over_limit_.erase(it);
-    }
+  if (auto refused = over_limit_.lookup(counter_key_, quota, cost, clock_.now())) {
+    metrics_.over_limit_hits.inc();
+    return done(*refused);
   }
   if (!breaker_.allow()) return fallback(key, quota, cost, std::move(done));
   const Number limit(quota.limit), window(quota.window.count() * 1000), units(cost);
@@ -133,27 +102,25 @@ void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std
           breaker_.on_failure();
           return fallback(key, quota, cost, std::move(done));
         }
-        breaker_.on_success();
+        breaker_.on_success();  // a reply, even an error reply: Redis is there
         const auto d = decision_of(**r, quota.limit);
         if (!d) {
+          // A damaged counter (WRONGTYPE) or script: the failure policy decides, but a `deny`
+          // says what went wrong rather than "unavailable".
           metrics_.bad_replies.inc();
           log_.warn("redis_bad_reply", {{"script", redis::script(script_for(key.algorithm)).name},
                                         {"reply", redis::text(**r)}});
-          return fallback(key, quota, cost, std::move(done));
+          auto why = reply_error(r);
+          if (!why) why = core::make_error(core::Errc::internal, "unexpected reply from a script");
+          return fallback(key, quota, cost, std::move(done), std::move(why));
         }
-        if (!d->allowed && cost > 0) remember_over_limit(counter, *d);
+        if (!d->allowed) over_limit_.remember(counter, cost, *d, clock_.now());
         done(*d);
       });
 }
 
-void RedisStore::remember_over_limit(std::string_view counter, const limiter::Decision& d) {
-  if (d.retry_after.count() <= 0) return;
-  bounded_insert(over_limit_, options_.cache_size, counter,
-                 OverLimit{clock_.now() + d.retry_after, d.reset, d.limit});
-}
-
 void RedisStore::fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
-                          Callback<limiter::Decision> done) {
+                          Callback<limiter::Decision> done, std::optional<core::Error> why) {
   switch (key.on_failure.value_or(options_.on_failure)) {
     case policy::FailurePolicy::local:
       metrics_.fallback_local.inc();
@@ -169,43 +136,37 @@ void RedisStore::fallback(const CounterKey& key, const limiter::Quota& quota, st
     }
     case policy::FailurePolicy::deny:
       metrics_.fallback_deny.inc();
+      if (why) return done(std::move(*why));
       return done(core::make_error(core::Errc::unavailable, "Redis is unavailable"));
   }
 }
 
 void RedisStore::forget_user(std::string_view user, StatusCallback done) {
   local_.forget_user(user, [](core::Status) {});
-  client_.scan(keys_.counter_pattern(user), 1000,
+  std::string pattern = keys_.counter_pattern(user);
+  over_limit_.forget_prefix(std::string_view(pattern).substr(0, pattern.size() - 1));  // no '*'
+  client_.scan(std::move(pattern), 1000,
                [this, done = std::move(done)](core::Result<std::vector<std::string>> keys) {
                  if (!keys) return done(keys.error());
                  if (keys->empty()) return done(core::Status{});
                  redis::Client::Command del{"DEL"};
                  del.insert(del.end(), keys->begin(), keys->end());
                  client_.batch({std::move(del)}, [done](auto results) {
-                   if (!results[0]) return done(results[0].error());
+                   if (auto e = reply_error(results[0])) return done(*e);
                    done(core::Status{});
                  });
                });
 }
 
 void RedisStore::find_block(std::string_view client, Callback<std::optional<Block>> done) {
-  const core::WallTime now = clock_.now();
-  auto it = blocks_.find(client);
-  if (it != blocks_.end()) {
-    if (it->second > now) {
-      return done(std::optional<Block>{Block{std::string(client), "blocked", it->second}});
-    }
-    blocks_.erase(it);
+  if (auto until = blocks_.find(client, clock_.now())) {
+    return done(std::optional<Block>{Block{std::string(client), "blocked", *until}});
   }
   local_.find_block(client, std::move(done));  // blocks made while Redis was away
 }
 
 void RedisStore::cache_block(std::string_view client, core::WallTime until) {
-  if (until <= clock_.now()) {
-    if (auto it = blocks_.find(client); it != blocks_.end()) blocks_.erase(it);
-    return;
-  }
-  bounded_insert(blocks_, options_.cache_size, client, until);
+  blocks_.set(client, until, clock_.now());
 }
 
 void RedisStore::publish_block(std::string_view client) {
@@ -286,7 +247,7 @@ void RedisStore::add_block(Block block, StatusCallback done) {
   client_.batch({{"SET", keys_.block(block.client), block.reason, "PX", std::to_string(ms)},
                  {"PUBLISH", keys_.events(), event_message(EventKind::block, block.client)}},
                 [this, block, done = std::move(done)](auto results) {
-                  if (!results[0]) return done(results[0].error());
+                  if (auto e = reply_error(results[0])) return done(*e);
                   cache_block(block.client, block.until);
                   done(core::Status{});
                 });
@@ -294,14 +255,16 @@ void RedisStore::add_block(Block block, StatusCallback done) {
 
 void RedisStore::remove_block(std::string_view client, StatusCallback done) {
   const std::string who(client);
-  local_.remove_block(who, [](core::Status) {});
+  // A block made here while Redis was away may not be in Redis yet: lifted all the same.
+  auto lifted_here = std::make_shared<bool>(false);
+  local_.remove_block(who, [lifted_here](core::Status s) { *lifted_here = s.ok(); });
   client_.batch({{"DEL", keys_.block(who)},
                  {"DEL", keys_.attempts(who)},
                  {"PUBLISH", keys_.events(), event_message(EventKind::block, who)}},
-                [this, who, done = std::move(done)](auto results) {
-                  if (!results[0]) return done(results[0].error());
+                [this, who, lifted_here, done = std::move(done)](auto results) {
+                  if (auto e = reply_error(results[0])) return done(*e);
                   cache_block(who, core::WallTime{});
-                  if (redis::integer(**results[0]).value_or(0) == 0) {
+                  if (redis::integer(**results[0]).value_or(0) == 0 && !*lifted_here) {
                     return done(core::make_error(core::Errc::not_found, "no block on " + who));
                   }
                   done(core::Status{});
@@ -311,28 +274,58 @@ void RedisStore::remove_block(std::string_view client, StatusCallback done) {
 void RedisStore::on_block_event(std::string_view client) {
   client_.command({"PTTL", keys_.block(client)},
                   [this, who = std::string(client)](core::Result<redis::ReplyPtr> r) {
-                    if (!r) return;
+                    if (reply_error(r)) return;
                     const auto ms = redis::integer(**r).value_or(-2);
-                    cache_block(who, ms > 0 ? clock_.now() + core::Millis{ms} : core::WallTime{});
+                    if (ms > 0) return cache_block(who, clock_.now() + core::Millis{ms});
+                    // Lifted (rlctl block remove, DELETE /admin/blocks): everywhere, a block
+                    // this instance made while Redis was away included.
+                    cache_block(who, core::WallTime{});
+                    local_.remove_block(who, [](core::Status) {});
                   });
 }
 
+void RedisStore::push_local_blocks() {
+  if (breaker_.state() != breaker::State::closed) return;  // still away: kept locally
+  local_.list_blocks([this](core::Result<std::vector<Block>> blocks) {
+    if (!blocks) return;
+    const core::WallTime now = clock_.now();
+    for (Block& b : *blocks) {
+      const auto ms = std::chrono::duration_cast<core::Millis>(b.until - now).count();
+      if (ms <= 0) continue;
+      const std::string key = keys_.block(b.client);
+      // NX: a block Redis already has is not shortened; PTTL says which one is in force.
+      std::vector<redis::Client::Command> commands = {
+          {"SET", key, b.reason, "PX", std::to_string(ms), "NX"},
+          {"PTTL", key},
+          {"PUBLISH", keys_.events(), event_message(EventKind::block, b.client)}};
+      client_.batch(std::move(commands), [this, who = std::move(b.client)](auto results) {
+        if (reply_error(results[0]) || reply_error(results[1])) return;  // next resync
+        const auto left = redis::integer(**results[1]).value_or(-2);
+        cache_block(who, left > 0 ? clock_.now() + core::Millis{left} : core::WallTime{});
+        local_.remove_block(who, [](core::Status) {});
+        log_.info("block_written_to_redis", {{"client", who}, {"ttl_ms", left}});
+      });
+    }
+  });
+}
+
 void RedisStore::resync_blocks() {
-  list_blocks([this](core::Result<std::vector<Block>> blocks) {
+  push_local_blocks();
+  const std::uint64_t resync = blocks_.begin_resync();
+  list_blocks([this, resync](core::Result<std::vector<Block>> blocks) {
     if (!blocks) {
+      blocks_.abandon_resync(resync);
       log_.warn("redis_block_resync_failed", {{"error", blocks.error().message}});
       return;
     }
-    blocks_.clear();
-    for (const auto& b : *blocks)
-      cache_block(b.client, b.until);
+    blocks_.finish_resync(resync, *blocks, clock_.now());
   });
 }
 
 void RedisStore::sweep() {
   const core::WallTime now = clock_.now();
-  std::erase_if(over_limit_, [&](const auto& e) { return e.second.until <= now; });
-  std::erase_if(blocks_, [&](const auto& e) { return e.second <= now; });
+  over_limit_.sweep(now);
+  blocks_.sweep(now);
 }
 
 }  // namespace rl::store

@@ -5,16 +5,19 @@
 // through, `deny` refuses it (503). A key known to be over its limit is answered from a local
 // over-limit cache until its retry time, without a round trip. Blocks are cached locally and
 // kept in sync through `block:<client>` events and a periodic resync, so a block costs no
-// Redis call per request either. Loop-thread only.
+// Redis call per request either; blocks made locally while Redis was away are written to
+// Redis at the next resync, so every instance, rlctl and the admin API see and lift them.
+// Loop-thread only.
 #pragma once
 
 #include "breaker/circuit_breaker.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
 #include "redis/client.h"
+#include "store/block_cache.h"
 #include "store/key_space.h"
+#include "store/over_limit_cache.h"
 #include "store/store.h"
-#include "store/string_map.h"
 
 namespace rl::store {
 
@@ -48,26 +51,22 @@ class RedisStore final : public Store {
   void add_block(Block block, StatusCallback done) override;
   void remove_block(std::string_view client, StatusCallback done) override;
 
-  // A `block:<client>` event: re-reads that client's block.
+  // A `block:<client>` event: re-reads that client's block (and lifts a local one when Redis
+  // has none).
   void on_block_event(std::string_view client);
-  // Re-reads every block (at start, after a resubscription, and periodically).
+  // Writes the blocks made locally while Redis was away into Redis, then re-reads every block
+  // (at start, when Redis is back, after a resubscription, and periodically).
   void resync_blocks();
   // Drops expired cache entries.
   void sweep();
 
  private:
-  struct OverLimit {
-    core::WallTime until{};
-    core::WallTime reset{};
-    std::int64_t limit = 0;
-  };
+  // `why`: the error a `deny` policy answers with; by default, Redis is unavailable.
   void fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
-                Callback<limiter::Decision> done);
-  void remember_over_limit(std::string_view counter, const limiter::Decision& d);
+                Callback<limiter::Decision> done, std::optional<core::Error> why = {});
   void cache_block(std::string_view client, core::WallTime until);
   void publish_block(std::string_view client);
-  // Whether an error (no reply, or an error reply) means the endpoint itself is failing.
-  static bool endpoint_failure(const core::Result<redis::ReplyPtr>& r);
+  void push_local_blocks();
 
   redis::Client& client_;
   KeySpace keys_;
@@ -78,8 +77,8 @@ class RedisStore final : public Store {
   RedisStoreMetrics& metrics_;
   RedisStoreOptions options_;
   std::string counter_key_;  // reused buffer
-  StringMap<OverLimit> over_limit_;
-  StringMap<core::WallTime> blocks_;  // client → block end
+  OverLimitCache over_limit_;
+  BlockCache blocks_;
 };
 
 }  // namespace rl::store

@@ -101,3 +101,126 @@ TEST_CASE("get() reads the stored record") {
   REQUIRE(got->expires_at.has_value());
   CHECK(*got->expires_at == p.clock.now() + Seconds{30});
 }
+
+// -- reads that race with changes ---------------------------------------------------------------
+
+namespace {
+
+// A Directory whose health reads are answered only when the test says so, each with the
+// stored record as it is at that moment; everything else is unused here.
+class SlowHealthDirectory final : public rl::store::Directory {
+ public:
+  rl::store::HealthRecord stored;
+  std::vector<rl::store::Callback<rl::store::HealthRecord>> reads;
+
+  // Answers the oldest read on its way with what was stored when `as_of` was.
+  void answer(const rl::store::HealthRecord& as_of) {
+    REQUIRE_FALSE(reads.empty());
+    auto done = std::move(reads.front());
+    reads.erase(reads.begin());
+    done(as_of);
+  }
+
+  void health(rl::store::Callback<rl::store::HealthRecord> done) override {
+    reads.push_back(std::move(done));
+  }
+  void set_health(rl::store::HealthRecord record,
+                  rl::store::Callback<rl::store::HealthRecord> done) override {
+    stored = record;
+    done(std::move(record));
+  }
+  void resolve(std::string_view,
+               rl::store::Callback<std::optional<rl::store::Identity>> done) override {
+    done(unused());
+  }
+  void list_tiers(rl::store::Callback<std::vector<rl::policy::Tier>> done) override {
+    done(unused());
+  }
+  void put_tier(rl::policy::Tier, rl::store::Callback<bool> done) override { done(unused()); }
+  void list_users(rl::store::Callback<std::vector<rl::store::UserRecord>> done) override {
+    done(unused());
+  }
+  void get_user(std::string_view, rl::store::Callback<rl::store::UserRecord> done) override {
+    done(unused());
+  }
+  void create_user(rl::store::UserRecord,
+                   rl::store::Callback<rl::store::UserRecord> done) override {
+    done(unused());
+  }
+  void update_user(std::string_view, rl::store::UserPatch,
+                   rl::store::Callback<rl::store::UserRecord> done) override {
+    done(unused());
+  }
+  void delete_user(std::string_view, rl::store::StatusCallback done) override { done(unused()); }
+  void list_keys(std::string_view,
+                 rl::store::Callback<std::vector<rl::store::KeyRecord>> done) override {
+    done(unused());
+  }
+  void add_key(rl::store::KeyRecord, rl::store::Callback<rl::store::KeyRecord> done) override {
+    done(unused());
+  }
+  void revoke_key(std::string_view, rl::store::Callback<rl::store::KeyRecord> done) override {
+    done(unused());
+  }
+
+ private:
+  static rl::core::Error unused() {
+    return rl::core::make_error(rl::core::Errc::internal, "not used by these tests");
+  }
+};
+
+struct SlowHealth {
+  rl::core::ManualClock clock{rl::test::kStart};
+  rl::obs::MemorySink sink;
+  rl::obs::Logger log{sink, clock, rl::obs::LogLevel::info};
+  rl::obs::Registry registry;
+  SlowHealthDirectory directory;
+  rl::service::HealthService health{directory, clock, log, registry, Seconds{2}};
+};
+
+rl::store::HealthRecord degraded() {
+  rl::store::HealthRecord r;
+  r.state = HealthState::degraded;
+  r.updated_by = "other instance";
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a change announced while a health read is on its way is read again after it") {
+  SlowHealth h;
+  h.health.refresh();  // start-up read, on its way
+  REQUIRE(h.directory.reads.size() == 1);
+  h.directory.stored = degraded();  // changed elsewhere; its event arrives before the reply
+  h.health.refresh();
+  CHECK(h.directory.reads.size() == 1);           // one read at a time
+  h.directory.answer(rl::store::HealthRecord{});  // read before the change: NORMAL
+  REQUIRE(h.directory.reads.size() == 1);         // and read once more
+  h.directory.answer(h.directory.stored);
+  CHECK(h.health.current() == HealthState::degraded);
+  CHECK(h.directory.reads.empty());
+}
+
+TEST_CASE("without a change announced meanwhile, one health read is enough") {
+  SlowHealth h;
+  h.health.refresh();
+  h.directory.answer(rl::store::HealthRecord{});
+  CHECK(h.directory.reads.empty());
+  CHECK(h.health.current() == HealthState::normal);
+  // Requests while a periodic read is on its way do not ask for another one.
+  h.clock.advance(Seconds{2});
+  CHECK(h.health.current() == HealthState::normal);
+  CHECK(h.health.current() == HealthState::normal);
+  CHECK(h.directory.reads.size() == 1);
+  h.directory.answer(rl::store::HealthRecord{});
+  CHECK(h.directory.reads.empty());
+}
+
+TEST_CASE("a read on its way does not undo a state this instance has just set") {
+  SlowHealth h;
+  h.health.refresh();  // answered late, with the state before the set below
+  h.health.set(degraded(), [](rl::core::Result<rl::store::HealthRecord> r) { REQUIRE(r.ok()); });
+  CHECK(h.health.current() == HealthState::degraded);
+  h.directory.answer(rl::store::HealthRecord{});
+  CHECK(h.health.current() == HealthState::degraded);
+}

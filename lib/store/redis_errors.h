@@ -1,0 +1,28 @@
+// How the store reads the outcome of a Redis call. No reply at all (not connected, deadline
+// passed), or an error reply saying the server cannot serve now (LOADING, BUSY, READONLY...),
+// is the endpoint failing: the circuit breaker counts it and the caller sees `unavailable`.
+// Any other error reply (WRONGTYPE on a damaged key, a script error) proves Redis reachable:
+// the breaker counts it as a success, and the caller sees `internal` with Redis' own text.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "core/result.h"
+#include "redis/reply.h"
+
+namespace rl::store {
+
+using RedisResult = core::Result<redis::ReplyPtr>;
+
+// Whether the outcome means the endpoint itself is failing (see above).
+bool endpoint_failure(const RedisResult& r);
+
+// The Error for an outcome that is not a usable reply; nullopt for a reply that is not an
+// error reply.
+std::optional<core::Error> reply_error(const RedisResult& r);
+
+// The Error for an error reply, by the rules above.
+core::Error error_of_reply(std::string_view error_text);
+
+}  // namespace rl::store

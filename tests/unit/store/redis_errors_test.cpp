@@ -1,0 +1,69 @@
+// Tests of store/redis_errors.h on replies parsed by hiredis from RESP text (no server): which
+// outcomes are the endpoint failing, and the errors callers see for error replies.
+#include "store/redis_errors.h"
+
+#include <string>
+
+#include <doctest/doctest.h>
+#include <hiredis/hiredis.h>
+
+using rl::core::Errc;
+using rl::store::endpoint_failure;
+using rl::store::RedisResult;
+using rl::store::reply_error;
+
+namespace {
+
+RedisResult parse(const std::string& resp) {
+  redisReader* reader = redisReaderCreate();
+  REQUIRE(redisReaderFeed(reader, resp.data(), resp.size()) == REDIS_OK);
+  void* reply = nullptr;
+  REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
+  redisReaderFree(reader);
+  REQUIRE(reply != nullptr);
+  return rl::redis::ReplyPtr(static_cast<redisReply*>(reply));
+}
+
+const char* kWrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
+}  // namespace
+
+TEST_CASE("no reply at all is an endpoint failure, reported as it came") {
+  const RedisResult r = rl::core::make_error(Errc::timeout, "Redis did not answer in time");
+  CHECK(endpoint_failure(r));
+  REQUIRE(reply_error(r).has_value());
+  CHECK(reply_error(r)->code == Errc::timeout);
+}
+
+TEST_CASE("a WRONGTYPE reply proves Redis reachable and is an internal error with its text") {
+  const RedisResult r = parse(kWrongType);
+  CHECK_FALSE(endpoint_failure(r));
+  const auto e = reply_error(r);
+  REQUIRE(e.has_value());
+  CHECK(e->code == Errc::internal);
+  CHECK(e->message.find("WRONGTYPE Operation against a key") != std::string::npos);
+}
+
+TEST_CASE("a server that cannot serve now (LOADING, BUSY) is an endpoint failure") {
+  for (const char* resp : {"-LOADING Redis is loading the dataset in memory\r\n",
+                           "-BUSY Redis is busy running a script\r\n"}) {
+    const RedisResult r = parse(resp);
+    CHECK(endpoint_failure(r));
+    REQUIRE(reply_error(r).has_value());
+    CHECK(reply_error(r)->code == Errc::unavailable);
+  }
+}
+
+TEST_CASE("a reply that is not an error reply is no error") {
+  for (const char* resp : {"+OK\r\n", ":3\r\n", "$-1\r\n", "*0\r\n"}) {
+    const RedisResult r = parse(resp);
+    CHECK_FALSE(endpoint_failure(r));
+    CHECK_FALSE(reply_error(r).has_value());
+  }
+}
+
+TEST_CASE("a long error text is cut short") {
+  const RedisResult r = parse("-ERR " + std::string(5000, 'x') + "\r\n");
+  REQUIRE(reply_error(r).has_value());
+  CHECK(reply_error(r)->message.size() < 300);
+}
