@@ -38,7 +38,18 @@ std::string restart_only_changes(const config::DaemonConfig& a, const config::Da
   note(a.server.workers != b.server.workers, "server.workers");
   note(a.server.unix_socket_mode != b.server.unix_socket_mode, "server.unix_socket_mode");
   note(a.store.kind != b.store.kind, "store.type");
-  note(a.redis.url != b.redis.url, "redis.url");
+  // The Redis client, breaker and caches are built once at start: all of [redis].
+  const config::RedisConfig &ra = a.redis, &rb = b.redis;
+  note(ra.url != rb.url, "redis.url");
+  note(ra.timeout != rb.timeout, "redis.timeout_ms");
+  note(ra.connect_timeout != rb.connect_timeout, "redis.connect_timeout_ms");
+  note(ra.connections != rb.connections, "redis.connections");
+  note(ra.on_failure != rb.on_failure, "redis.on_failure");
+  note(ra.prefix != rb.prefix, "redis.prefix");
+  note(ra.breaker_failures != rb.breaker_failures, "redis.breaker_failures");
+  note(ra.breaker_cooldown != rb.breaker_cooldown, "redis.breaker_cooldown_ms");
+  note(ra.cache_ttl != rb.cache_ttl, "redis.cache_ttl_seconds");
+  note(ra.cache_size != rb.cache_size, "redis.cache_size");
   note(a.security.max_tracked_clients != b.security.max_tracked_clients,
        "security.max_tracked_clients");
   return changed;
@@ -49,7 +60,7 @@ void keep_restart_only(const config::DaemonConfig& running, config::DaemonConfig
   fresh.server.workers = running.server.workers;
   fresh.server.unix_socket_mode = running.server.unix_socket_mode;
   fresh.store.kind = running.store.kind;
-  fresh.redis.url = running.redis.url;
+  fresh.redis = running.redis;
   fresh.security.max_tracked_clients = running.security.max_tracked_clients;
 }
 
@@ -83,7 +94,7 @@ struct Daemon::Parts {
     metrics.gauge_fn("rl_build_info", "Build version and git revision.",
                      {{"version", core::kVersion}, {"revision", core::kGitRevision}},
                      [] { return 1.0; });
-    decisions.set_settings(service::ServiceSettings::from(c));
+    decisions.set_settings(service::ServiceSettings::from(c, tiers.tiers));
   }
 
   // The one place that picks the store implementation.
@@ -262,7 +273,7 @@ core::Status Daemon::apply_reload() {
               {{"keys", changed}, {"note", "these keys keep their running values"}});
     keep_restart_only(config_, *fresh);
   }
-  auto settings = service::ServiceSettings::from(*fresh);
+  auto settings = service::ServiceSettings::from(*fresh, tiers->tiers);
   if (!settings->admin_disabled_reason.empty()) {
     log_.warn("admin_api_disabled", {{"reason", settings->admin_disabled_reason}});
   }

@@ -19,8 +19,12 @@ std::string_view to_string(Verdict verdict) {
       return "unknown_key";
     case Verdict::user_disabled:
       return "user_disabled";
+    case Verdict::account_error:
+      return "account_error";
     case Verdict::unavailable:
       return "unavailable";
+    case Verdict::unverified:
+      return "unverified";
   }
   return "unavailable";
 }
@@ -33,6 +37,7 @@ bool asks_to_wait(Verdict verdict) {
 int status_of(Verdict verdict) {
   switch (verdict) {
     case Verdict::allowed:
+    case Verdict::unverified:
       return 200;
     case Verdict::limited:
     case Verdict::client_blocked:
@@ -42,6 +47,7 @@ int status_of(Verdict verdict) {
     case Verdict::unknown_key:
       return 401;
     case Verdict::user_disabled:
+    case Verdict::account_error:
       return 403;
     case Verdict::unavailable:
       return 503;

@@ -24,7 +24,9 @@ enum class Verdict {
   malformed_key,   // 401
   unknown_key,     // 401
   user_disabled,   // 403
+  account_error,   // the key's user or tier is broken in the store (a tier deleted under it): 403
   unavailable,     // the store could not answer and the failure policy denies: 503
+  unverified,      // the store could not resolve the key; the failure policy admitted it: 200
 };
 
 std::string_view to_string(Verdict verdict);
@@ -60,6 +62,7 @@ struct DecisionJob {
 
   // Working state of the service, reused between requests.
   std::string client_key;
+  std::string unverified_user;  // the counter of an unverified key's client
   security::KeyDigest digest;
   std::chrono::steady_clock::time_point started;
 };

@@ -21,7 +21,7 @@ enum class SecurityEvent {
   admin_key_invalid,
 };
 inline constexpr std::size_t kSecurityEvents = 6;
-inline constexpr std::size_t kVerdicts = 8;
+inline constexpr std::size_t kVerdicts = 10;
 
 class DecisionMetrics {
  public:

@@ -73,8 +73,9 @@ void DecisionService::on_resolved(DecisionJob& job,
                                   core::Result<std::optional<store::Identity>> identity) {
   if (!identity) {
     log_store_error("identity_lookup_failed", identity.error());
-    job.result.retry_after = core::Millis{1000};
-    return finish(job, Verdict::unavailable);
+    const core::Errc code = identity.error().code;
+    if (code == core::Errc::unavailable || code == core::Errc::timeout) return unverified(job);
+    return finish(job, Verdict::account_error);  // e.g. the user's tier was deleted
   }
   if (!identity->has_value()) {
     return invalid_attempt(job, Verdict::unknown_key, SecurityEvent::unknown_key);
@@ -90,6 +91,28 @@ void DecisionService::on_resolved(DecisionJob& job,
       [this, &job](core::Result<limiter::Decision> r) { on_consumed(job, std::move(r)); });
 }
 
+// The store cannot say whose key this is right now. redis.on_failure decides: allow admits it,
+// deny answers 503, and local limits the client (not the key: keys are free to invent) by the
+// most restrictive tier, counted apart from every user.
+void DecisionService::unverified(DecisionJob& job) {
+  const ServiceSettings& s = *settings_;
+  const policy::FailurePolicy policy = s.unverified_policy;
+  if (policy == policy::FailurePolicy::allow) return finish(job, Verdict::unverified);
+  if (policy == policy::FailurePolicy::deny || !s.unverified_tier) {
+    job.result.retry_after = core::Millis{1000};
+    return finish(job, Verdict::unavailable);
+  }
+  job.result.identity.tier = s.unverified_tier;
+  job.result.health = health_.current();
+  const policy::Tier& tier = *s.unverified_tier;
+  job.unverified_user.assign("~unverified:").append(job.client_key);
+  const store::CounterKey key{job.unverified_user, tier.algorithm, tier.window,
+                              policy::FailurePolicy::local};
+  store_.consume(
+      key, policy::quota_for(tier, job.result.health), job.request.cost,
+      [this, &job](core::Result<limiter::Decision> r) { on_consumed(job, std::move(r)); });
+}
+
 void DecisionService::on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision) {
   if (!decision) {
     log_store_error("consume_failed", decision.error());
@@ -98,10 +121,12 @@ void DecisionService::on_consumed(DecisionJob& job, core::Result<limiter::Decisi
   }
   job.result.decision = *decision;
   job.result.has_quota = true;
-  if (decision->allowed) return finish(job, Verdict::allowed);
+  // No user: an unverified key, limited by its client.
+  const Verdict pass = job.result.identity.user ? Verdict::allowed : Verdict::unverified;
+  if (decision->allowed) return finish(job, pass);
   if (job.result.identity.tier->shadow) {
     job.result.shadow_denied = true;
-    return finish(job, Verdict::allowed);
+    return finish(job, pass);
   }
   job.result.retry_after = decision->retry_after;
   finish(job, Verdict::limited);

@@ -39,6 +39,7 @@ class DecisionService {
   void check_key(DecisionJob& job);
   void on_resolved(DecisionJob& job, core::Result<std::optional<store::Identity>> identity);
   void on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision);
+  void unverified(DecisionJob& job);
   void invalid_attempt(DecisionJob& job, Verdict verdict, SecurityEvent event);
   void finish(DecisionJob& job, Verdict verdict);
   void log_store_error(std::string_view event, const core::Error& error);

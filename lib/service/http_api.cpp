@@ -91,8 +91,13 @@ void error_for(Verdict v, std::string_view& code, std::string_view& message) {
       code = "user_disabled";
       message = "The user is disabled";
       return;
+    case Verdict::account_error:
+      code = "account_misconfigured";
+      message = "This API key's account cannot be served; the operator has been told";
+      return;
     case Verdict::unavailable:
     case Verdict::allowed:
+    case Verdict::unverified:
       break;
   }
   code = "unavailable";
@@ -333,15 +338,24 @@ void HttpApi::respond_decision(ApiContext& ctx) {
   write_rate_headers(w, r, decisions_.settings().ietf_headers, clock_.now(), ctx.header_scratch);
   if (ctx.route == Route::check) {
     w.empty_body();
-  } else if (r.verdict != Verdict::allowed) {
+  } else if (status_of(r.verdict) != 200) {
     std::string_view code, message;
     error_for(r.verdict, code, message);
     finish_error(w, code, message, ctx.request_id, ctx.scratch);
   } else {
+    // An unverified key (admitted by the failure policy) has no user, and a tier only when
+    // its client was limited locally.
+    const auto string_or_null = [&ctx](const std::string* text) {
+      if (text != nullptr) {
+        core::append_json_string(ctx.scratch, *text);
+      } else {
+        ctx.scratch.append("null");
+      }
+    };
     ctx.scratch.assign("{\"message\":\"Request successful\",\"user\":");
-    core::append_json_string(ctx.scratch, r.identity.user->id);
+    string_or_null(r.identity.user ? &r.identity.user->id : nullptr);
     ctx.scratch.append(",\"tier\":");
-    core::append_json_string(ctx.scratch, r.identity.tier->name);
+    string_or_null(r.identity.tier ? &r.identity.tier->name : nullptr);
     ctx.scratch.append(",\"request_id\":");
     core::append_json_string(ctx.scratch, ctx.request_id);
     ctx.scratch.append("}");
@@ -353,7 +367,7 @@ void HttpApi::respond_decision(ApiContext& ctx) {
 void HttpApi::write_decision_json(ApiContext& ctx) {
   const DecisionResult& r = ctx.job.result;
   const auto or_null = [&](auto value) { return r.has_quota ? json(value) : json(nullptr); };
-  json out{{"allowed", r.verdict == Verdict::allowed},
+  json out{{"allowed", status_of(r.verdict) == 200},
            {"status", status_of(r.verdict)},
            {"result", to_string(r.verdict)},
            {"health", to_string(r.health)},

@@ -22,7 +22,8 @@ bool is_canonical_path(std::string_view path) {
 
 }  // namespace
 
-std::shared_ptr<const ServiceSettings> ServiceSettings::from(const config::DaemonConfig& c) {
+std::shared_ptr<const ServiceSettings> ServiceSettings::from(
+    const config::DaemonConfig& c, const std::vector<policy::Tier>& tiers) {
   auto s = std::make_shared<ServiceSettings>();
   s->trusted_proxies = c.http.trusted_proxies;
   s->trust_unix_socket = c.http.trust_unix_socket;
@@ -34,6 +35,13 @@ std::shared_ptr<const ServiceSettings> ServiceSettings::from(const config::Daemo
                                     c.security.block_duration};
   s->admin_key = c.security.admin_key;
   s->health_cache = c.health.cache;
+  s->unverified_policy = c.redis.on_failure;
+  const policy::Tier* strictest = nullptr;
+  for (const auto& t : tiers) {
+    if (t.shadow) continue;
+    if (strictest == nullptr || t.burst_limit < strictest->burst_limit) strictest = &t;
+  }
+  if (strictest != nullptr) s->unverified_tier = std::make_shared<const policy::Tier>(*strictest);
   const bool exposed = std::any_of(c.server.listen.begin(), c.server.listen.end(),
                                    [](const auto& a) { return !a.is_local(); });
   if (c.security.admin_key.empty()) {

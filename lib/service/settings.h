@@ -9,6 +9,7 @@
 
 #include "config/daemon_config.h"
 #include "http/request.h"
+#include "policy/tier.h"
 #include "security/ip_address.h"
 #include "store/store.h"
 
@@ -25,8 +26,15 @@ struct ServiceSettings {
   std::string admin_key;
   std::string admin_disabled_reason;  // non-empty: the admin API answers 403 with it
   core::Seconds health_cache{2};
+  // A key the store cannot resolve now (Redis away, the key in no cache): redis.on_failure
+  // decides — allow admits it, deny answers 503, local limits its client by this tier (the
+  // tier file's most restrictive; none: 503).
+  policy::FailurePolicy unverified_policy = policy::FailurePolicy::deny;
+  std::shared_ptr<const policy::Tier> unverified_tier;
 
-  static std::shared_ptr<const ServiceSettings> from(const config::DaemonConfig& config);
+  // `tiers`: the tier file's, for unverified_tier.
+  static std::shared_ptr<const ServiceSettings> from(const config::DaemonConfig& config,
+                                                     const std::vector<policy::Tier>& tiers = {});
 
   // A peer whose forwarding headers (client address, original URI, /v1/decide's "ip") are
   // believed: a trusted proxy, or a Unix-socket client when trust_unix_socket is set.

@@ -469,6 +469,18 @@ def test_sighup_keeps_listeners_that_need_a_restart(make_rld):
     assert rld.get("/health", via="unix").status == 200
 
 
+def test_sighup_names_every_redis_setting_that_needs_a_restart(make_rld):
+    """[redis] is built once at start (client, breaker, caches): a reload says so rather than
+    pretending to apply it. The memory store reads none of it, so no Redis is needed."""
+    rld = make_rld(toml_extra="\n[redis]\non_failure = \"local\"\ntimeout_ms = 5\n")
+    text = rld.config_path.read_text()
+    rld.config_path.write_text(text.replace('on_failure = "local"', 'on_failure = "deny"')
+                                   .replace("timeout_ms = 5", "timeout_ms = 20"))
+    warn = reload(rld, "restart_required")
+    assert warn["keys"] == "redis.timeout_ms, redis.on_failure", warn
+    rld.wait_for_event("config_reloaded")
+
+
 # -- connection cap -----------------------------------------------------------------------------
 def test_connections_beyond_max_connections_are_closed_at_once(make_rld):
     rld = make_rld(settings={"server": {"max_connections": 3}})
