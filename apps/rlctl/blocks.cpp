@@ -27,30 +27,54 @@ struct AddOptions {
   std::string reason = "blocked with rlctl";
 };
 
+int list_blocks(Context& c) {
+  auto blocks =
+      c.wait<std::vector<store::Block>>([&](auto done) { c.store().list_blocks(std::move(done)); });
+  if (!blocks) return c.fail(blocks.error());
+  if (c.out().json()) {
+    auto list = service::json::array();
+    for (const auto& b : *blocks)
+      list.push_back(service::to_json(b));
+    c.out().document({{"blocks", list}});
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& b : *blocks)
+      rows.push_back({b.client, iso_time(b.until), b.reason});
+    c.out().table({"CLIENT", "UNTIL", "REASON"}, rows);
+  }
+  return kOk;
+}
+
+int add_block(Context& c, const AddOptions& o) {
+  auto who = client_key(o.ip);
+  if (!who) return c.fail(who.error());
+  if (const int rc = c.connect(); rc != kOk) return rc;
+  store::Block b{*who, o.reason, c.clock().now() + core::Seconds{o.ttl}};
+  auto s = c.wait_status([&](auto done) { c.store().add_block(b, std::move(done)); });
+  if (!s) return c.fail(s.error());
+  if (c.out().json()) c.out().document(service::to_json(b));
+  c.out().message("blocked " + b.client + " until " + iso_time(b.until));
+  return kOk;
+}
+
+int remove_block(Context& c, const std::string& ip) {
+  auto who = client_key(ip);
+  if (!who) return c.fail(who.error());
+  if (const int rc = c.connect(); rc != kOk) return rc;
+  auto s = c.wait_status([&](auto done) { c.store().remove_block(*who, std::move(done)); });
+  if (!s) return c.fail(s.error());
+  if (c.out().json()) c.out().document({{"removed", *who}});
+  c.out().message("unblocked " + *who);
+  return kOk;
+}
+
 }  // namespace
 
 void add_block_commands(CLI::App& app, Slot& slot) {
   CLI::App* block = app.add_subcommand("block", "List, add and remove client blocks");
   block->require_subcommand(1);
-
   block->add_subcommand("list", "List blocked clients")->callback([&slot] {
-    slot.action = [](Context& c) {
-      auto blocks = c.wait<std::vector<store::Block>>(
-          [&](auto done) { c.store().list_blocks(std::move(done)); });
-      if (!blocks) return c.fail(blocks.error());
-      if (c.out().json()) {
-        auto list = service::json::array();
-        for (const auto& b : *blocks)
-          list.push_back(service::to_json(b));
-        c.out().document({{"blocks", list}});
-      } else {
-        std::vector<std::vector<std::string>> rows;
-        for (const auto& b : *blocks)
-          rows.push_back({b.client, iso_time(b.until), b.reason});
-        c.out().table({"CLIENT", "UNTIL", "REASON"}, rows);
-      }
-      return int{kOk};
-    };
+    slot.action = list_blocks;
   });
 
   auto o = std::make_shared<AddOptions>();
@@ -60,37 +84,18 @@ void add_block_commands(CLI::App& app, Slot& slot) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{366} * 86400));
   add->add_option("--reason", o->reason, "Why");
   add->callback([&slot, o] {
-    slot.needs_redis = false;
+    slot.needs_redis = false;  // the address is checked first; add_block connects
     slot.writes = true;
-    slot.action = [o](Context& c) {
-      auto who = client_key(o->ip);
-      if (!who) return c.fail(who.error());
-      if (const int rc = c.connect(); rc != kOk) return rc;
-      store::Block b{*who, o->reason, c.clock().now() + core::Seconds{o->ttl}};
-      auto s = c.wait_status([&](auto done) { c.store().add_block(b, std::move(done)); });
-      if (!s) return c.fail(s.error());
-      if (c.out().json()) c.out().document(service::to_json(b));
-      c.out().message("blocked " + b.client + " until " + iso_time(b.until));
-      return int{kOk};
-    };
+    slot.action = [o](Context& c) { return add_block(c, *o); };
   });
 
   auto ip = std::make_shared<std::string>();
   CLI::App* remove = block->add_subcommand("remove", "Lift a client's block on every rld");
   remove->add_option("IP", *ip, "IPv4 or IPv6 address (or IPv6 /64)")->required();
   remove->callback([&slot, ip] {
-    slot.needs_redis = false;
+    slot.needs_redis = false;  // the address is checked first; remove_block connects
     slot.writes = true;
-    slot.action = [ip](Context& c) {
-      auto who = client_key(*ip);
-      if (!who) return c.fail(who.error());
-      if (const int rc = c.connect(); rc != kOk) return rc;
-      auto s = c.wait_status([&](auto done) { c.store().remove_block(*who, std::move(done)); });
-      if (!s) return c.fail(s.error());
-      if (c.out().json()) c.out().document({{"removed", *who}});
-      c.out().message("unblocked " + *who);
-      return int{kOk};
-    };
+    slot.action = [ip](Context& c) { return remove_block(c, *ip); };
   });
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -30,5 +31,8 @@ void add_instance_commands(CLI::App& app, Slot& slot);  // instances, ping
 
 // Shared formatting.
 std::string iso_time(core::WallTime t);
+
+// The tier called `name`: not_found when there is none.
+core::Result<policy::Tier> find_tier(Context& c, const std::string& name);
 
 }  // namespace rl::rlctl

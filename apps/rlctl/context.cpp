@@ -13,6 +13,11 @@ namespace {
 constexpr core::Millis kConnectTimeout{2000};
 constexpr core::Millis kCommandTimeout{5000};
 
+// The server answered the handshake with an error (a wrong password, say): no use waiting.
+bool handshake_refused(const redis::Client& client) {
+  return client.last_error().starts_with("handshake refused");
+}
+
 }  // namespace
 
 int exit_code_of(const core::Error& error) {
@@ -26,9 +31,16 @@ int exit_code_of(const core::Error& error) {
       return kUnreachable;
     case core::Errc::invalid_argument:
       return kUsage;
-    default:
+    case core::Errc::io:
+    case core::Errc::internal:
       return kFailure;
   }
+  return kFailure;
+}
+
+bool is_valid_prefix(std::string_view prefix) {
+  return !prefix.empty() && prefix.size() <= 32 &&
+         prefix.find_first_of(" {}\t\r\n*?[]") == std::string_view::npos;
 }
 
 core::Result<std::string> resolve_redis_url(const std::string& flag) {
@@ -85,8 +97,23 @@ int Context::connect() {
     std::cerr << "rlctl: --redis: " << url.error().message << "\n";
     return kUsage;
   }
+  build(*url);
+  client_->start();
+  if (!wait_until_ready()) {
+    std::cerr << "rlctl: cannot reach Redis at " << url->redacted();
+    if (handshake_refused(*client_)) {
+      std::cerr << ": " << client_->last_error() << "\n";
+    } else {
+      std::cerr << " within " << kConnectTimeout.count() / 1000 << " s\n";
+    }
+    return kUnreachable;
+  }
+  return writes_ ? mark_set_up() : kOk;
+}
+
+void Context::build(const config::RedisUrl& url) {
   redis::ConnectionOptions o;
-  o.url = *url;
+  o.url = url;
   o.timeout = kCommandTimeout;
   o.connect_timeout = kConnectTimeout;
   o.stall_timeout = kCommandTimeout;
@@ -100,10 +127,13 @@ int Context::connect() {
   store::KeySpace keys(options_.prefix);
   directory_ = std::make_unique<store::RedisDirectory>(*client_, keys, clock_, *breaker_, log_,
                                                        store::RedisDirectoryOptions{});
+  // deny: rlctl never applies a failure policy, so every Redis error reaches the user.
   store_ = std::make_unique<store::RedisStore>(
       *client_, keys, clock_, *breaker_, *unused_local_, log_, *store_metrics_,
       store::RedisStoreOptions{policy::FailurePolicy::deny, 100});
-  client_->start();
+}
+
+bool Context::wait_until_ready() {
   uv_timer_t deadline{};
   bool expired = false;
   uv_timer_init(&loop_, &deadline);
@@ -111,28 +141,20 @@ int Context::connect() {
   uv_timer_start(
       &deadline, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
       static_cast<std::uint64_t>(kConnectTimeout.count()), 0);
-  const auto refused = [this] {
-    return client_->last_error().starts_with("handshake refused");  // a wrong password, say
-  };
-  while (!client_->ready() && !expired && !refused() && uv_run(&loop_, UV_RUN_ONCE) != 0) {
+  while (!client_->ready() && !expired && !handshake_refused(*client_) &&
+         uv_run(&loop_, UV_RUN_ONCE) != 0) {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline), nullptr);
   uv_run(&loop_, UV_RUN_NOWAIT);
-  if (!client_->ready()) {
-    std::cerr << "rlctl: cannot reach Redis at " << url->redacted();
-    if (refused()) {
-      std::cerr << ": " << client_->last_error() << "\n";
-    } else {
-      std::cerr << " within " << kConnectTimeout.count() / 1000 << " s\n";
-    }
-    return kUnreachable;
-  }
-  if (writes_) {
-    auto marked = wait<redis::ReplyPtr>([&](auto done) {
-      client_->command({"SET", keys.schema(), "1", "NX"}, std::move(done));
-    });
-    if (!marked) return fail(marked.error());
-  }
+  return client_->ready();
+}
+
+int Context::mark_set_up() {
+  const std::string schema = store::KeySpace(options_.prefix).schema();
+  auto marked = wait<redis::ReplyPtr>([&](auto done) {
+    client_->command({"SET", schema, "1", "NX"}, std::move(done));
+  });
+  if (!marked) return fail(marked.error());
   return kOk;
 }
 

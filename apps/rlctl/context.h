@@ -8,11 +8,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <uv.h>
 
 #include "apps/rlctl/output.h"
 #include "breaker/circuit_breaker.h"
+#include "config/redis_url.h"
 #include "core/result.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
@@ -33,7 +35,15 @@ enum Exit : int {
   kConflict = 5,
 };
 
+// 1 for internal and I/O errors (a damaged key, a script error, a file rlctl cannot write);
+// 4 only when Redis cannot be reached or did not answer in time.
 int exit_code_of(const core::Error& error);
+
+// The rule rld applies to redis.prefix: 1-32 characters, none of them a space, a brace or a
+// glob character (they would break hash tags and make SCAN patterns match other keys).
+bool is_valid_prefix(std::string_view prefix);
+inline constexpr std::string_view kPrefixRule =
+    "expected 1-32 characters without spaces, braces or glob characters (* ? [ ]), e.g. rl:";
 
 struct GlobalOptions {
   std::string redis_url;  // empty: from the environment, else the default
@@ -80,6 +90,14 @@ class Context {
   int fail(const core::Error& error);
 
  private:
+  // The client, directory and store on `url` (not started).
+  void build(const config::RedisUrl& url);
+  // Runs the loop until the client is ready, the connect timeout passes or the server refuses
+  // the handshake; whether it is ready.
+  bool wait_until_ready();
+  // Marks an empty Redis as set up (rl:schema), for commands that write.
+  int mark_set_up();
+
   GlobalOptions options_;
   bool writes_ = false;
   Output out_;

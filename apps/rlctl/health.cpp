@@ -24,20 +24,40 @@ struct SetOptions {
   std::string by = "rlctl";
 };
 
+int get_health(Context& c) {
+  auto h = c.wait<store::HealthRecord>([&](auto done) { c.directory().health(std::move(done)); });
+  if (!h) return c.fail(h.error());
+  print(c, *h);
+  return kOk;
+}
+
+int set_health(Context& c, const SetOptions& o) {
+  const auto state = policy::parse_health_state(o.status);
+  if (!state) {
+    return c.fail(core::make_error(core::Errc::invalid_argument,
+                                   "STATUS: expected NORMAL or DEGRADED, got '" + o.status + "'"));
+  }
+  if (const int rc = c.connect(); rc != kOk) return rc;
+  store::HealthRecord record;
+  record.state = *state;
+  record.updated_by = o.by;
+  record.reason = o.reason;
+  record.updated_at = c.clock().now();
+  if (o.ttl > 0) record.expires_at = record.updated_at + core::Seconds{o.ttl};
+  auto h = c.wait<store::HealthRecord>(
+      [&](auto done) { c.directory().set_health(record, std::move(done)); });
+  if (!h) return c.fail(h.error());
+  print(c, *h);
+  return kOk;
+}
+
 }  // namespace
 
 void add_health_commands(CLI::App& app, Slot& slot) {
   CLI::App* health = app.add_subcommand("health", "Read or set the system health state");
   health->require_subcommand(1);
-
   health->add_subcommand("get", "Show the health state")->callback([&slot] {
-    slot.action = [](Context& c) {
-      auto h =
-          c.wait<store::HealthRecord>([&](auto done) { c.directory().health(std::move(done)); });
-      if (!h) return c.fail(h.error());
-      print(c, *h);
-      return int{kOk};
-    };
+    slot.action = get_health;
   });
 
   auto o = std::make_shared<SetOptions>();
@@ -49,28 +69,9 @@ void add_health_commands(CLI::App& app, Slot& slot) {
   set->add_option("--reason", o->reason, "Why");
   set->add_option("--by", o->by, "Who (default: rlctl)");
   set->callback([&slot, o] {
-    slot.needs_redis = false;
+    slot.needs_redis = false;  // the status is checked first; set_health connects
     slot.writes = true;
-    slot.action = [o](Context& c) {
-      const auto state = policy::parse_health_state(o->status);
-      if (!state) {
-        return c.fail(
-            core::make_error(core::Errc::invalid_argument,
-                             "STATUS: expected NORMAL or DEGRADED, got '" + o->status + "'"));
-      }
-      if (const int rc = c.connect(); rc != kOk) return rc;
-      store::HealthRecord record;
-      record.state = *state;
-      record.updated_by = o->by;
-      record.reason = o->reason;
-      record.updated_at = c.clock().now();
-      if (o->ttl > 0) record.expires_at = record.updated_at + core::Seconds{o->ttl};
-      auto h = c.wait<store::HealthRecord>(
-          [&](auto done) { c.directory().set_health(record, std::move(done)); });
-      if (!h) return c.fail(h.error());
-      print(c, *h);
-      return int{kOk};
-    };
+    slot.action = [o](Context& c) { return set_health(c, *o); };
   });
 }
 

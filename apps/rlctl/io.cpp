@@ -40,46 +40,46 @@ core::Result<std::string> read_input(const std::string& path) {
   return text.str();
 }
 
-core::Result<Plan> plan(Context& c, const config::TierFile& file) {
-  auto tiers =
-      c.wait<std::vector<policy::Tier>>([&](auto d) { c.directory().list_tiers(std::move(d)); });
-  if (!tiers) return tiers.error();
-  auto users = c.wait<std::vector<store::UserRecord>>(
-      [&](auto d) { c.directory().list_users(std::move(d)); });
-  if (!users) return users.error();
-  Plan p;
-  std::map<std::string, policy::Tier> have_tiers;
-  for (auto& t : *tiers)
-    have_tiers.emplace(t.name, t);
+void plan_tiers(Plan& p, const std::vector<policy::Tier>& have, const config::TierFile& file) {
+  std::map<std::string, const policy::Tier*> by_name;
+  for (const auto& t : have)
+    by_name.emplace(t.name, &t);
   for (const auto& t : file.tiers) {
-    auto it = have_tiers.find(t.name);
-    if (it == have_tiers.end()) {
+    auto it = by_name.find(t.name);
+    if (it == by_name.end()) {
       p.tiers_to_put.push_back(t);
       p.tiers_created.push_back(t.name);
-    } else if (!(it->second == t)) {
+    } else if (!(*it->second == t)) {
       p.tiers_to_put.push_back(t);
       p.tiers_updated.push_back(t.name);
     } else {
       ++p.tiers_unchanged;
     }
   }
-  std::map<std::string, store::UserRecord> have_users;
-  for (auto& u : *users)
-    have_users.emplace(u.id, u);
+}
+
+void plan_users(Plan& p, const std::vector<store::UserRecord>& have, const config::TierFile& file) {
+  std::map<std::string, const store::UserRecord*> by_id;
+  for (const auto& u : have)
+    by_id.emplace(u.id, &u);
   for (const auto& u : file.users) {
-    auto it = have_users.find(u.id);
-    if (it == have_users.end()) {
+    auto it = by_id.find(u.id);
+    if (it == by_id.end()) {
       p.users_to_add.push_back(u);
-    } else if (it->second.tier != u.tier || it->second.disabled != u.disabled) {
+    } else if (it->second->tier != u.tier || it->second->disabled != u.disabled) {
       p.users_to_change.push_back(u);
     } else {
       ++p.users_unchanged;
     }
   }
+}
+
+// Each key's owner in Redis: missing keys are added, another user's are conflicts.
+core::Status plan_keys(Context& c, Plan& p, const config::TierFile& file) {
+  const store::KeySpace keys(c.options().prefix);
   std::vector<redis::Client::Command> lookups;
-  for (const auto& k : file.keys) {
-    lookups.push_back({"HGET", store::KeySpace(c.options().prefix).api_key(k.digest), "user"});
-  }
+  for (const auto& k : file.keys)
+    lookups.push_back({"HGET", keys.api_key(k.digest), "user"});
   auto owners = c.wait<std::vector<core::Result<redis::ReplyPtr>>>([&](auto done) {
     c.client().batch(std::move(lookups),
                      [done](std::vector<core::Result<redis::ReplyPtr>> r) { done(std::move(r)); });
@@ -88,15 +88,34 @@ core::Result<Plan> plan(Context& c, const config::TierFile& file) {
   for (std::size_t i = 0; i < file.keys.size(); ++i) {
     const auto& r = (*owners)[i];
     if (!r) return r.error();
+    if (redis::is_error(**r)) {
+      return core::make_error(core::Errc::internal,
+                              "Redis replied: " + std::string(redis::text(**r)));
+    }
+    const auto& key = file.keys[i];
     if (redis::is_nil(**r)) {
-      p.keys_to_add.push_back(file.keys[i]);
-    } else if (redis::text(**r) == file.keys[i].user) {
+      p.keys_to_add.push_back(key);
+    } else if (redis::text(**r) == key.user) {
       ++p.keys_unchanged;
     } else {
-      p.conflicts.push_back("key " + file.keys[i].digest.substr(0, 16) + " belongs to user '" +
-                            std::string(redis::text(**r)) + "', not '" + file.keys[i].user + "'");
+      p.conflicts.push_back("key " + key.digest.substr(0, 16) + " belongs to user '" +
+                            std::string(redis::text(**r)) + "', not '" + key.user + "'");
     }
   }
+  return {};
+}
+
+core::Result<Plan> plan(Context& c, const config::TierFile& file) {
+  auto tiers =
+      c.wait<std::vector<policy::Tier>>([&](auto d) { c.directory().list_tiers(std::move(d)); });
+  if (!tiers) return tiers.error();
+  auto users = c.wait<std::vector<store::UserRecord>>(
+      [&](auto d) { c.directory().list_users(std::move(d)); });
+  if (!users) return users.error();
+  Plan p;
+  plan_tiers(p, *tiers, file);
+  plan_users(p, *users, file);
+  if (auto s = plan_keys(c, p, file); !s) return s.error();
   return p;
 }
 
@@ -152,6 +171,20 @@ json report(const Plan& p, bool dry_run) {
       {"conflicts", p.conflicts}};
 }
 
+void print_summary(Context& c, const Plan& p, bool dry_run) {
+  const std::string would = dry_run ? "would be " : "";
+  c.out().result("tiers: " + std::to_string(p.tiers_created.size()) + " " + would + "created, " +
+                 std::to_string(p.tiers_updated.size()) + " " + would + "updated, " +
+                 std::to_string(p.tiers_unchanged) + " unchanged");
+  c.out().result("users: " + std::to_string(p.users_to_add.size()) + " " + would + "created, " +
+                 std::to_string(p.users_to_change.size()) + " " + would + "updated, " +
+                 std::to_string(p.users_unchanged) + " unchanged");
+  c.out().result("keys:  " + std::to_string(p.keys_to_add.size()) + " " + would + "created, " +
+                 std::to_string(p.keys_unchanged) + " unchanged");
+  for (const auto& conflict : p.conflicts)
+    std::cerr << "rlctl: conflict: " << conflict << "\n";
+}
+
 int run_import(Context& c, const std::string& path, bool dry_run) {
   auto text = read_input(path);
   if (!text) return c.fail(text.error());
@@ -166,28 +199,19 @@ int run_import(Context& c, const std::string& path, bool dry_run) {
   if (c.out().json()) {
     c.out().document(report(*p, dry_run));
   } else {
-    const std::string would = dry_run ? "would be " : "";
-    c.out().result("tiers: " + std::to_string(p->tiers_created.size()) + " " + would + "created, " +
-                   std::to_string(p->tiers_updated.size()) + " " + would + "updated, " +
-                   std::to_string(p->tiers_unchanged) + " unchanged");
-    c.out().result("users: " + std::to_string(p->users_to_add.size()) + " " + would + "created, " +
-                   std::to_string(p->users_to_change.size()) + " " + would + "updated, " +
-                   std::to_string(p->users_unchanged) + " unchanged");
-    c.out().result("keys:  " + std::to_string(p->keys_to_add.size()) + " " + would + "created, " +
-                   std::to_string(p->keys_unchanged) + " unchanged");
-    for (const auto& conflict : p->conflicts)
-      std::cerr << "rlctl: conflict: " << conflict << "\n";
+    print_summary(c, *p, dry_run);
   }
   return p->conflicts.empty() ? kOk : kConflict;
 }
 
-int run_export(Context& c, const std::string& path) {
+// The tier file of what Redis holds: tiers, users and their key digests.
+core::Result<json> export_document(Context& c) {
   auto tiers =
       c.wait<std::vector<policy::Tier>>([&](auto d) { c.directory().list_tiers(std::move(d)); });
-  if (!tiers) return c.fail(tiers.error());
+  if (!tiers) return tiers.error();
   auto users = c.wait<std::vector<store::UserRecord>>(
       [&](auto d) { c.directory().list_users(std::move(d)); });
-  if (!users) return c.fail(users.error());
+  if (!users) return users.error();
   json doc{{"tiers", json::object()}, {"users", json::object()}, {"api_keys", json::object()}};
   for (const auto& t : *tiers) {
     json tier = service::to_json(t);
@@ -199,26 +223,33 @@ int run_export(Context& c, const std::string& path) {
     doc["users"][u.id] = u.disabled ? json{{"tier", u.tier}, {"disabled", true}} : json(u.tier);
     auto keys = c.wait<std::vector<store::KeyRecord>>(
         [&](auto d) { c.directory().list_keys(u.id, std::move(d)); });
-    if (!keys) return c.fail(keys.error());
+    if (!keys) return keys.error();
     for (const auto& k : *keys)
       doc["api_keys"]["sha256:" + k.digest] = u.id;
   }
-  const std::string text = doc.dump(2) + "\n";
+  return doc;
+}
+
+int run_export(Context& c, const std::string& path) {
+  auto doc = export_document(c);
+  if (!doc) return c.fail(doc.error());
+  const std::string text = doc->dump(2) + "\n";
   if (path.empty() || path == "-") {
     std::cout << text;
-  } else {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) return c.fail(core::make_error(core::Errc::io, path + ": cannot write"));
-    if (c.out().json()) {
-      c.out().document({{"written", path},
-                        {"tiers", tiers->size()},
-                        {"users", users->size()},
-                        {"keys", doc["api_keys"].size()}});
-    }
-    c.out().message("exported " + std::to_string(tiers->size()) + " tiers and " +
-                    std::to_string(users->size()) + " users to " + path);
+    return kOk;
   }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) return c.fail(core::make_error(core::Errc::io, path + ": cannot write"));
+  const std::size_t tiers = (*doc)["tiers"].size(), users = (*doc)["users"].size();
+  if (c.out().json()) {
+    c.out().document({{"written", path},
+                      {"tiers", tiers},
+                      {"users", users},
+                      {"keys", (*doc)["api_keys"].size()}});
+  }
+  c.out().message("exported " + std::to_string(tiers) + " tiers and " + std::to_string(users) +
+                  " users to " + path);
   return kOk;
 }
 

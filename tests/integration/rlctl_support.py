@@ -2,8 +2,8 @@
 clean environment (none of the REDIS_* variables of the test runner's environment leak in),
 with a timeout, its exit code, output and run time; reading back what it wrote (a snapshot of
 a whole Redis database, the events published on rl:events); addresses where no Redis answers
-(a closed port, a server that accepts but never replies); and the human-output checks (aligned
-columns, no ANSI escape codes)."""
+(a closed port, a server that accepts but never replies); large data sets written straight
+into Redis; and the human-output checks (aligned columns, no ANSI escape codes)."""
 import hashlib
 import json
 import os
@@ -148,6 +148,42 @@ class Subscriber:
             pass
         self.sock.close()
         self._thread.join(2)
+
+
+# -- large data sets -------------------------------------------------------------------------
+# Users and blocks as DESIGN.md §5 lays them out, thousands in one EVAL (rlctl would take
+# minutes to add them one by one). Standalone Redis only: the keys are not declared.
+_BULK_USERS = """
+local tier, count, now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+for i = 1, count do
+  local id = string.format('u%05d', i)
+  redis.call('HSET', 'rl:user:' .. id, 'tier', tier, 'created_at', now, 'disabled', '0')
+  redis.call('SADD', 'rl:users', id)
+end
+return count
+"""
+_BULK_BLOCKS = """
+local count = tonumber(ARGV[1])
+for i = 1, count do
+  local client = string.format('10.%d.%d.%d', math.floor(i / 65536) % 256,
+                               math.floor(i / 256) % 256, i % 256)
+  redis.call('SET', 'rl:block:{' .. client .. '}', 'bulk', 'EX', 600)
+end
+return count
+"""
+
+
+def add_users_in_bulk(redis, tier, count):
+    """Users u00001, u00002, ... of `tier` (which must exist); returns their ids."""
+    now_ms = int(time.time() * 1000)
+    assert redis.command("EVAL", _BULK_USERS, 0, tier, count, now_ms) == count
+    return [f"u{i:05d}" for i in range(1, count + 1)]
+
+
+def add_blocks_in_bulk(redis, count):
+    """Blocks on 10.0.0.1, 10.0.0.2, ... for 10 minutes; returns the clients."""
+    assert redis.command("EVAL", _BULK_BLOCKS, 0, count) == count
+    return [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(1, count + 1)]
 
 
 # -- where no Redis answers --------------------------------------------------------------------

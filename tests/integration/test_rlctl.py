@@ -17,8 +17,8 @@ from redis_support import redis_fixture  # noqa: F401 (the "redis" fixture)
 from rld_harness import KEYS, run_rld
 from helpers_decisions import is_valid_generated_key
 from rlctl_support import (ANSI, DEMO_FILE, HINT, Ctl, SilentServer, Subscriber,
-                           assert_table, closed_port, port_open, run, sha256_hex, snapshot,
-                           table_rows, wait_for)
+                           add_blocks_in_bulk, add_users_in_bulk, assert_table, closed_port,
+                           port_open, run, sha256_hex, snapshot, table_rows, wait_for)
 
 APPLY_DEADLINE = 1.5  # an rlctl change takes effect in a running rld within this
 DEMO_TIERS = {"free": (10, 20, 2), "pro": (100, 150, 100), "enterprise": (1000, 1000, 1000)}
@@ -123,8 +123,53 @@ def test_tier_set_creates_then_updates_the_tier_hash(redis, ctl):
     r = ctl.ok("tier", "set", "gold", "--base", "1", "--burst", "1", "--degraded", "1",
                "--algorithm", "fixed_window")
     assert r.out == "tier gold updated\n"
-    # Options left out fall back to their defaults (no shadow, no on_failure), not the old ones.
-    assert hash_of(redis, "rl:tier:gold") == tier_hash(1, 1, 1, 60, "fixed_window")
+    # Only what was given changes: the window, shadow flag and failure policy stay.
+    assert hash_of(redis, "rl:tier:gold") == tier_hash(1, 1, 1, 3600, "fixed_window", "1", "deny")
+
+
+def test_tier_set_of_only_the_limits_keeps_the_window_algorithm_and_shadow(redis, ctl):
+    ctl.ok("tier", "set", "gold", "--base", "5", "--burst", "8", "--degraded", "3", "--window",
+           "120", "--algorithm", "fixed_window", "--shadow", "--on-failure", "allow")
+    ctl.ok("user", "add", "bob", "--tier", "gold")
+    avoid_window_edge(120)
+    seconds, micros = redis.command("TIME")
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    counter = {"s": str(now_ms - now_ms % 120_000), "c": "4"}  # bob's count in this window
+    redis.command("HSET", "rl:c:{bob}:fw:120", *[x for kv in counter.items() for x in kv])
+    r = ctl.ok("--json", "tier", "set", "gold", "--base", "50", "--burst", "80", "--degraded",
+               "30")
+    assert r.json() == {"tier": tier_doc("gold", 50, 80, 30, 120, "fixed_window", True, "allow"),
+                        "created": False}
+    assert hash_of(redis, "rl:tier:gold") == tier_hash(50, 80, 30, 120, "fixed_window", "1",
+                                                       "allow")
+    # The counter key still is the tier's (same window and algorithm): bob's count stands.
+    assert hash_of(redis, "rl:c:{bob}:fw:120") == counter
+    assert ctl.ok("--json", "usage", "bob").json()["used"] == 4
+
+
+def test_tier_set_no_shadow_and_on_failure_default_clear_them(redis, ctl):
+    ctl.ok("tier", "set", "gold", "--base", "5", "--burst", "8", "--degraded", "3", "--window",
+           "120", "--shadow", "--on-failure", "deny")
+    ctl.ok("tier", "set", "gold", "--base", "5", "--burst", "8", "--degraded", "3",
+           "--no-shadow", "--on-failure", "default")
+    assert hash_of(redis, "rl:tier:gold") == tier_hash(5, 8, 3, 120)
+    # A new tier without them gets the defaults.
+    ctl.ok("tier", "set", "tin", "--base", "1", "--burst", "1", "--degraded", "1")
+    assert hash_of(redis, "rl:tier:tin") == tier_hash(1, 1, 1)
+
+
+def test_tier_set_checks_the_limits_against_the_stored_window(redis, ctl):
+    ctl.ok("tier", "set", "gold", "--base", "1", "--burst", "1", "--degraded", "1", "--window",
+           "3600")
+    before = snapshot(redis)
+    # 400 million a window fits 60 s but not the stored hour (limit x window in ms < 2^50).
+    r = ctl("tier", "set", "gold", "--base", "1", "--burst", "400000000", "--degraded", "1")
+    assert (r.code, r.out) == (2, ""), r
+    assert r.err.startswith("rlctl: burst_limit: ") and r.err.count("\n") == 1, r
+    assert snapshot(redis) == before
+    ctl.ok("tier", "set", "gold", "--base", "1", "--burst", "400000000", "--degraded", "1",
+           "--window", "60")
+    assert hash_of(redis, "rl:tier:gold") == tier_hash(1, 400000000, 1)
 
 
 BAD_TIERS = [
@@ -497,6 +542,23 @@ def test_usage_of_an_idle_user(redis, demo):
     assert (doc["limit"], doc["used"], doc["remaining"]) == (2, 0, 2), doc
     r = demo("usage", "nobody")
     assert (r.code, r.out, r.err) == (3, "", "rlctl: no user 'nobody'\n"), r
+
+
+@pytest.mark.parametrize("on_failure", ["allow", "local", "deny"])
+def test_usage_of_a_damaged_counter_is_an_error_whatever_the_tiers_failure_policy(
+        redis, ctl, on_failure):
+    # rlctl applies no failure policy: a counter Redis cannot read is reported, never made up.
+    ctl.ok("tier", "set", "gold", "--base", "10", "--burst", "10", "--degraded", "5",
+           "--on-failure", on_failure)
+    ctl.ok("user", "add", "bob", "--tier", "gold")
+    redis.command("SET", "rl:c:{bob}:sw:60", "garbage")
+    for json_flag in ([], ["--json"]):
+        r = ctl(*json_flag, "usage", "bob")
+        assert (r.code, r.out) == (1, ""), r
+        assert r.err.startswith("rlctl: counter rl:c:{bob}:sw:60: ") and \
+            r.err.count("\n") == 1, r
+        assert "WRONGTYPE" in r.err, r
+    assert redis.command("GET", "rl:c:{bob}:sw:60") == "garbage"
 
 
 # == blocks =====================================================================================
@@ -1044,6 +1106,27 @@ def test_prefix_changes_every_key_and_the_events_channel(redis):
         sub.close()
 
 
+BAD_PREFIXES = ["a*", "rl?", "rl[x]:", "{rl}:", "r l:", "", "x" * 33]
+PREFIX_RULE = ("rlctl: --prefix: expected 1-32 characters without spaces, braces or glob "
+               "characters (* ? [ ]), e.g. rl:")
+
+
+@pytest.mark.parametrize("prefix", BAD_PREFIXES, ids=[repr(p) for p in BAD_PREFIXES])
+def test_a_prefix_rld_would_refuse_is_a_usage_error(redis, prefix):
+    # Glob characters would make SCAN patterns (blocks, counters, keys) match other keys.
+    ctl = Ctl(redis.url)
+    for args in (["--prefix", prefix, "block", "list"],
+                 ["tier", "set", "t", "--base", "1", "--burst", "1", "--degraded", "1",
+                  "--prefix", prefix]):
+        r = ctl(*args)
+        assert (r.code, r.out) == (2, ""), r
+        assert r.err.splitlines() == [PREFIX_RULE, HINT], r
+        assert r.seconds < 1.5, r
+    assert snapshot(redis) == {}
+    assert Ctl(redis.url).ok("--prefix", "x" * 32, "--json", "block", "list").json() == {
+        "blocks": []}
+
+
 # == usage errors and help ======================================================================
 USAGE_ERRORS = [
     [],
@@ -1117,6 +1200,40 @@ def test_help_exits_0_and_describes_the_options(path, words):
 def test_version():
     r = run("--version")
     assert r.code == 0 and re.fullmatch(r"rlctl \d+\.\d+\.\d+\S*\n", r.out), r
+
+
+# == large data sets ============================================================================
+def test_user_list_lists_25000_users(redis, ctl):
+    ctl.ok("tier", "set", "bulk", "--base", "1", "--burst", "1", "--degraded", "1")
+    created = add_users_in_bulk(redis, "bulk", 25000)
+    r = ctl("--json", "user", "list", timeout=60)
+    assert (r.code, r.err) == (0, ""), f"exit {r.code}, stderr {r.err!r}"
+    users = r.json()["users"]
+    assert len(users) == 25000
+    assert sorted(u["user_id"] for u in users) == sorted(created)
+    assert all(u == {"user_id": u["user_id"], "tier": "bulk", "created_at": users[0]["created_at"],
+                     "disabled": False} for u in users)
+
+
+def test_tier_delete_counts_25000_users_of_the_tier(redis, ctl):
+    ctl.ok("tier", "set", "bulk", "--base", "1", "--burst", "1", "--degraded", "1")
+    add_users_in_bulk(redis, "bulk", 25000)
+    before = snapshot(redis)
+    r = ctl("tier", "delete", "bulk", timeout=60)
+    assert (r.code, r.out) == (5, ""), f"exit {r.code}, stderr {r.err!r}"
+    # The count, and five of the users (in Redis' set order).
+    m = re.fullmatch(r"rlctl: tier 'bulk' is used by 25000 user\(s\): ((?:u\d{5}, ){5})\.\.\.\n",
+                     r.err)
+    assert m and len(set(m.group(1).split(", ")) - {""}) == 5, r.err
+    assert snapshot(redis) == before
+
+
+def test_block_list_lists_12000_blocks(redis, ctl):
+    clients = add_blocks_in_bulk(redis, 12000)
+    r = ctl("--json", "block", "list", timeout=60)
+    assert (r.code, r.err) == (0, ""), f"exit {r.code}, stderr {r.err!r}"
+    blocks = r.json()["blocks"]
+    assert sorted(b["client"] for b in blocks) == sorted(clients)
 
 
 # == with a running rld on the same Redis =======================================================
