@@ -2,6 +2,8 @@
 # rld on the Redis store against what Redis itself allows: wrk on /check (keep-alive, 50
 # connections, one worker) beside `redis-benchmark -n 200000 -c 50 EVALSHA` of rld's own
 # sliding-window script on the same key shape. Both on a private redis-server on 127.0.0.1.
+# A run where any decision was made without Redis (a missed deadline, the breaker open) is
+# reported as invalid and the script exits 1: such figures would not be Redis-backed.
 # Everything stops by itself. Knobs: DURATION=10s CONNS=50 THREADS=2 PATHS="/check /test"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,15 +44,24 @@ pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/rld.log"; exit 1; }
 
+# Decisions made without Redis so far (local/allow/deny fallbacks) and Redis errors.
+sum_metric() {
+  curl -sf "http://127.0.0.1:$port/metrics" |
+    awk -v m="$1" 'index($0, m) == 1 && $0 !~ /^#/ {s += $NF} END {printf "%d", s}'
+}
 stamp=$(date -u +%FT%TZ)
+invalid=0
 for path in $paths; do
+  fallback_before=$(sum_metric rl_store_fallback_total)
   wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "X-API-Key: bench_key_0000" \
     "http://127.0.0.1:$port$path" >"$work/wrk.txt"
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
   non2xx=$(awk '/Non-2xx/ {print $5}' "$work/wrk.txt")
-  line="rld redis store $path c=$conns $duration: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
+  fallbacks=$(( $(sum_metric rl_store_fallback_total) - fallback_before ))
+  line="rld redis store $path c=$conns $duration: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, decided without Redis $fallbacks"
+  if [ "$fallbacks" -ne 0 ]; then line="$line (INVALID: not all from Redis)"; invalid=1; fi
   echo "$line"; echo "$stamp $line" >>"$out_dir/http-redis.txt"
 done
 
@@ -64,3 +75,4 @@ p50=$(awk -F'","' 'NR>1 {gsub(/"/,"",$6); print $6}' "$work/rb.txt" | head -1)
 p99=$(awk -F'","' 'NR>1 {gsub(/"/,"",$8); print $8}' "$work/rb.txt" | head -1)
 line="redis-benchmark EVALSHA sliding_window c=$conns n=200000: $rb req/s, p50 ${p50}ms, p99 ${p99}ms"
 echo "$line"; echo "$stamp $line" >>"$out_dir/http-redis.txt"
+exit $invalid
