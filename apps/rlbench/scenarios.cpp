@@ -159,26 +159,27 @@ const TierInfo* Verifier::smallest_enforced(std::int64_t at_least) const {
 }
 
 // ----------------------------------------------------------------------------------- tiers --
-void Verifier::tiers(std::vector<ScenarioResult>& out) {
-  for (const auto& tier : tiers_) {
-    const std::string name = "tiers/" + tier.name;
-    const std::int64_t n = tier.burst + 1;
-    std::string expected = tier.shadow ? "all " + std::to_string(n) + " pass (shadow tier)"
-                                       : std::to_string(tier.burst) + " pass, then 429";
-    if (tier.algorithm == "token_bucket" && !tier.shadow) expected += " (+ tokens refilled)";
-    if (n > kVerifiableAtMost) {
-      out.push_back(
-          failed(name, expected, "burst_limit too large to verify (at most 1000000; see --tiers)"));
-      continue;
-    }
-    auto key = make_user(tier);
-    if (!key) {
-      out.push_back(failed(name, expected, key.error().message));
-      continue;
-    }
-    const Tally t = count(tier, *key, n);
-    out.push_back({name, expected, t.describe(), exact(tier, tier.burst, t)});
+// One exact count: a fresh user of `tier` sends limit + 1 requests; `limit` pass, then 429 (a
+// shadow tier passes them all). `what` names the limit in the message for an unverifiable one.
+ScenarioResult Verifier::exact_count(const std::string& name, const TierInfo& tier,
+                                     std::int64_t limit, const char* what) {
+  const std::int64_t n = limit + 1;
+  std::string expected = tier.shadow ? "all " + std::to_string(n) + " pass (shadow tier)"
+                                     : std::to_string(limit) + " pass, then 429";
+  if (tier.algorithm == "token_bucket" && !tier.shadow) expected += " (+ tokens refilled)";
+  if (n > kVerifiableAtMost) {
+    return failed(name, expected,
+                  std::string(what) + " too large to verify (at most 1000000; see --tiers)");
   }
+  auto key = make_user(tier);
+  if (!key) return failed(name, expected, key.error().message);
+  const Tally t = count(tier, *key, n);
+  return {name, expected, t.describe(), exact(tier, limit, t)};
+}
+
+void Verifier::tiers(std::vector<ScenarioResult>& out) {
+  for (const auto& tier : tiers_)
+    out.push_back(exact_count("tiers/" + tier.name, tier, tier.burst, "burst_limit"));
 }
 
 // -------------------------------------------------------------------------------- degraded --
@@ -187,25 +188,8 @@ void Verifier::degraded(std::vector<ScenarioResult>& out) {
     out.push_back(failed("degraded", "every target switches to DEGRADED", s.error().message));
     return;
   }
-  for (const auto& tier : tiers_) {
-    const std::string name = "degraded/" + tier.name;
-    const std::int64_t n = tier.degraded + 1;
-    std::string expected = tier.shadow ? "all " + std::to_string(n) + " pass (shadow tier)"
-                                       : std::to_string(tier.degraded) + " pass, then 429";
-    if (tier.algorithm == "token_bucket" && !tier.shadow) expected += " (+ tokens refilled)";
-    if (n > kVerifiableAtMost) {
-      out.push_back(failed(name, expected,
-                           "degraded_limit too large to verify (at most 1000000; see --tiers)"));
-      continue;
-    }
-    auto key = make_user(tier);
-    if (!key) {
-      out.push_back(failed(name, expected, key.error().message));
-      continue;
-    }
-    const Tally t = count(tier, *key, n);
-    out.push_back({name, expected, t.describe(), exact(tier, tier.degraded, t)});
-  }
+  for (const auto& tier : tiers_)
+    out.push_back(exact_count("degraded/" + tier.name, tier, tier.degraded, "degraded_limit"));
   if (auto s = set_health("NORMAL", "verify: degraded scenario done", 0); !s) {
     out.push_back(failed("degraded", "every target switches back to NORMAL", s.error().message));
   }

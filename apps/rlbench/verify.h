@@ -76,6 +76,8 @@ class Verifier {
   const TierInfo* smallest_enforced(std::int64_t at_least) const;
   std::size_t next_target() { return next_target_++ % http_.targets(); }
 
+  ScenarioResult exact_count(const std::string& name, const TierInfo& tier, std::int64_t limit,
+                             const char* what);
   void tiers(std::vector<ScenarioResult>& out);
   void degraded(std::vector<ScenarioResult>& out);
   void consistency(std::vector<ScenarioResult>& out);

@@ -105,16 +105,28 @@ core::Status plan_keys(Context& c, Plan& p, const config::TierFile& file) {
   return {};
 }
 
-core::Result<Plan> plan(Context& c, const config::TierFile& file) {
+// What Redis holds now: every tier and every user.
+struct Holdings {
+  std::vector<policy::Tier> tiers;
+  std::vector<store::UserRecord> users;
+};
+
+core::Result<Holdings> holdings(Context& c) {
   auto tiers =
       c.wait<std::vector<policy::Tier>>([&](auto d) { c.directory().list_tiers(std::move(d)); });
   if (!tiers) return tiers.error();
   auto users = c.wait<std::vector<store::UserRecord>>(
       [&](auto d) { c.directory().list_users(std::move(d)); });
   if (!users) return users.error();
+  return Holdings{std::move(*tiers), std::move(*users)};
+}
+
+core::Result<Plan> plan(Context& c, const config::TierFile& file) {
+  auto have = holdings(c);
+  if (!have) return have.error();
   Plan p;
-  plan_tiers(p, *tiers, file);
-  plan_users(p, *users, file);
+  plan_tiers(p, have->tiers, file);
+  plan_users(p, have->users, file);
   if (auto s = plan_keys(c, p, file); !s) return s.error();
   return p;
 }
@@ -206,20 +218,16 @@ int run_import(Context& c, const std::string& path, bool dry_run) {
 
 // The tier file of what Redis holds: tiers, users and their key digests.
 core::Result<json> export_document(Context& c) {
-  auto tiers =
-      c.wait<std::vector<policy::Tier>>([&](auto d) { c.directory().list_tiers(std::move(d)); });
-  if (!tiers) return tiers.error();
-  auto users = c.wait<std::vector<store::UserRecord>>(
-      [&](auto d) { c.directory().list_users(std::move(d)); });
-  if (!users) return users.error();
+  auto have = holdings(c);
+  if (!have) return have.error();
   json doc{{"tiers", json::object()}, {"users", json::object()}, {"api_keys", json::object()}};
-  for (const auto& t : *tiers) {
+  for (const auto& t : have->tiers) {
     json tier = service::to_json(t);
     tier.erase("name");
     if (!t.on_failure) tier.erase("on_failure");
     doc["tiers"][t.name] = tier;
   }
-  for (const auto& u : *users) {
+  for (const auto& u : have->users) {
     doc["users"][u.id] = u.disabled ? json{{"tier", u.tier}, {"disabled", true}} : json(u.tier);
     auto keys = c.wait<std::vector<store::KeyRecord>>(
         [&](auto d) { c.directory().list_keys(u.id, std::move(d)); });
