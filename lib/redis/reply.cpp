@@ -1,9 +1,6 @@
 // Reply readers and command encoding.
 #include "redis/reply.h"
 
-#include <cstdlib>
-#include <vector>
-
 #include "core/text.h"
 
 namespace rl::redis {
@@ -26,29 +23,24 @@ const redisReply* element(const redisReply& r, std::size_t i) {
   return r.element[i];
 }
 
+// RESP is a length-prefixed format simple enough to write straight into the output buffer:
+// hiredis' redisFormatCommandArgv would cost a malloc, a free and an sprintf per argument on
+// every decision (the unit tests keep it as the reference encoder).
 void append_command(std::string& out, std::span<const std::string_view> args) {
-  constexpr std::size_t kInline = 16;
-  const char* argv_inline[kInline];
-  std::size_t lens_inline[kInline];
-  std::vector<const char*> argv_heap;
-  std::vector<std::size_t> lens_heap;
-  const char** argv = argv_inline;
-  std::size_t* lens = lens_inline;
-  if (args.size() > kInline) {
-    argv_heap.resize(args.size());
-    lens_heap.resize(args.size());
-    argv = argv_heap.data();
-    lens = lens_heap.data();
+  std::size_t size = 16;
+  for (const auto a : args)
+    size += a.size() + 24;
+  out.reserve(out.size() + size);
+  out.push_back('*');
+  core::append_int(out, static_cast<std::int64_t>(args.size()));
+  out.append("\r\n");
+  for (const auto a : args) {
+    out.push_back('$');
+    core::append_int(out, static_cast<std::int64_t>(a.size()));
+    out.append("\r\n");
+    out.append(a);
+    out.append("\r\n");
   }
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    argv[i] = args[i].data();
-    lens[i] = args[i].size();
-  }
-  char* command = nullptr;
-  const int len = redisFormatCommandArgv(&command, static_cast<int>(args.size()), argv, lens);
-  if (len < 0 || command == nullptr) std::abort();  // out of memory: nothing sane to do
-  out.append(command, static_cast<std::size_t>(len));
-  redisFreeCommand(command);
 }
 
 }  // namespace rl::redis

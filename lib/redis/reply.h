@@ -37,7 +37,7 @@ std::optional<std::int64_t> integer(const redisReply& r);
 // Element `i` of an array reply, or nullptr.
 const redisReply* element(const redisReply& r, std::size_t i);
 
-// Appends the RESP encoding of a command (hiredis' formatter) to `out`.
+// Appends the RESP encoding of a command to `out`.
 void append_command(std::string& out, std::span<const std::string_view> args);
 
 }  // namespace rl::redis

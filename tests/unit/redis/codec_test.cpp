@@ -1,6 +1,7 @@
 // Tests of store/redis_codec.h and store/key_space.h on replies parsed by hiredis from RESP
 // text (no server): records round-trip through hash fields; malformed hashes are errors.
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <hiredis/hiredis.h>
@@ -141,9 +142,31 @@ TEST_CASE("event messages round-trip and garbage is ignored") {
   CHECK_FALSE(store::parse_event("planet:earth").has_value());
 }
 
-TEST_CASE("commands are encoded in RESP by hiredis") {
+TEST_CASE("commands are encoded in RESP exactly as hiredis encodes them") {
   std::string out;
   const std::string_view args[] = {"SET", "k", std::string_view("a\r\nb", 4)};
   redis::append_command(out, args);
   CHECK(out == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n");
+
+  // Against hiredis' own encoder: empty, binary, long arguments, and many of them.
+  const std::string binary("\0\xff$*\r", 5);
+  const std::string long_text(100000, 'x');
+  std::vector<std::string_view> many{"EVALSHA", "0123456789abcdef", "1", "rl:c:{u}:60", "",
+                                     binary,    long_text};
+  for (int i = 0; i < 40; ++i)
+    many.emplace_back("arg");
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const auto a : many) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* expected = nullptr;
+  const int len =
+      redisFormatCommandArgv(&expected, static_cast<int>(many.size()), argv.data(), lens.data());
+  REQUIRE(len > 0);
+  std::string ours = "prefix:";  // appends, keeping what is there
+  redis::append_command(ours, many);
+  CHECK(ours == "prefix:" + std::string(expected, static_cast<std::size_t>(len)));
+  redisFreeCommand(expected);
 }
