@@ -43,10 +43,26 @@ bool is_valid_prefix(std::string_view prefix) {
          prefix.find_first_of(" {}\t\r\n*?[]") == std::string_view::npos;
 }
 
+namespace {
+
+// REDIS_PASSWORD fills in the password of a URL that has none (so that it need not appear on a
+// command line, where `ps` shows it). A URL that does not parse is returned as it is, for the
+// caller's own error.
+std::string with_env_password(std::string url) {
+  const char* password = std::getenv("REDIS_PASSWORD");
+  if (password == nullptr || *password == '\0') return url;
+  auto parsed = config::RedisUrl::parse(url);
+  if (!parsed || !parsed->password.empty()) return url;
+  parsed->password = password;
+  return parsed->to_string();
+}
+
+}  // namespace
+
 core::Result<std::string> resolve_redis_url(const std::string& flag) {
-  if (!flag.empty()) return flag;
+  if (!flag.empty()) return with_env_password(flag);
   if (const char* url = std::getenv("REDIS_URL"); url != nullptr && *url != '\0')
-    return std::string(url);
+    return with_env_password(url);
   config::RedisUrl u;
   if (const char* host = std::getenv("REDIS_HOST"); host != nullptr && *host != '\0') u.host = host;
   if (const char* port = std::getenv("REDIS_PORT"); port != nullptr && *port != '\0') {
@@ -64,7 +80,7 @@ core::Result<std::string> resolve_redis_url(const std::string& flag) {
     }
     u.db = static_cast<int>(*d);
   }
-  return u.to_string();
+  return with_env_password(u.to_string());
 }
 
 Context::Context(GlobalOptions options)

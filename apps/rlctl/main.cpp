@@ -21,7 +21,8 @@ std::unique_ptr<CLI::App> make_app(GlobalOptions& options, Slot& slot) {
   auto app = std::make_unique<CLI::App>(
       "rlctl — manage rl's tiers, users, API keys, health state and client blocks in "
       "Redis. Changes reach every running rld at once.\n\nRedis: --redis URL, else "
-      "REDIS_URL, else REDIS_HOST/REDIS_PORT/REDIS_DB, else redis://127.0.0.1:6379/0.\n"
+      "REDIS_URL, else REDIS_HOST/REDIS_PORT/REDIS_DB, else redis://127.0.0.1:6379/0; "
+      "REDIS_PASSWORD fills in a password the URL lacks.\n"
       "Exit codes: 0 ok, 1 failure, 2 usage error, 3 not found, 4 Redis unreachable, "
       "5 conflict.",
       "rlctl");

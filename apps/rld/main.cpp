@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "rld — rate-limit decision daemon: answers \"may this request pass?\" over HTTP "
       "on TCP and Unix sockets.\n\nEnvironment: REDIS_HOST, REDIS_PORT, REDIS_DB, "
-      "REDIS_TIMEOUT (seconds), RATE_LIMITER_CONFIG_PATH (tier file), LOG_LEVEL, "
+      "REDIS_PASSWORD, REDIS_TIMEOUT (seconds), RATE_LIMITER_CONFIG_PATH (tier file), LOG_LEVEL, "
       "ADMIN_API_KEY. Precedence: defaults < --config file < environment < flags.",
       "rld"};
   Flags flags;

@@ -1,5 +1,6 @@
 // The environment overlay: the reference's variables, applied between the file and the flags.
-// REDIS_HOST, REDIS_PORT and REDIS_DB each replace their own part of the configured URL.
+// REDIS_HOST, REDIS_PORT and REDIS_DB each replace their own part of the configured URL, and
+// REDIS_PASSWORD its password (so that it need not appear on a command line, where `ps` shows it).
 #include <cstdlib>
 
 #include "config/internal.h"
@@ -67,10 +68,21 @@ void apply_redis_timeout(const std::string& text, RedisConfig& redis,
 
 }  // namespace
 
+void apply_redis_password(const Environment& env, RedisConfig& redis, bool keep_given) {
+  const std::string* password = lookup(env, "REDIS_PASSWORD");
+  if (password == nullptr || password->empty()) return;
+  auto url = RedisUrl::parse(redis.url);
+  if (!url) return;  // reported by validation, without the password
+  if (keep_given && !url->password.empty()) return;
+  url->password = *password;
+  redis.url = url->to_string();
+}
+
 Environment process_environment() {
   Environment env;
-  for (const char* name : {"REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TIMEOUT",
-                           "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY"}) {
+  for (const char* name :
+       {"REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "REDIS_TIMEOUT",
+        "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY"}) {
     if (const char* value = std::getenv(name)) env.emplace(name, value);
   }
   return env;
@@ -79,6 +91,7 @@ Environment process_environment() {
 void apply_environment(const Environment& env, DaemonConfig& c,
                        std::vector<std::string>& problems) {
   apply_redis_parts(env, c.redis, problems);
+  apply_redis_password(env, c.redis, false);
   if (const std::string* t = lookup(env, "REDIS_TIMEOUT"))
     apply_redis_timeout(*t, c.redis, problems);
   if (const std::string* path = lookup(env, "RATE_LIMITER_CONFIG_PATH")) {

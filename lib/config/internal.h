@@ -19,6 +19,10 @@ void read_toml_file(const std::string& path, DaemonConfig& config,
 void apply_environment(const Environment& env, DaemonConfig& config,
                        std::vector<std::string>& problems);
 
+// REDIS_PASSWORD, when set, becomes the password of redis.url; with `keep_given`, only when
+// that URL (from --redis) carries none of its own.
+void apply_redis_password(const Environment& env, RedisConfig& redis, bool keep_given);
+
 // Parses listen addresses; each bad one is reported as "<source>: <message>".
 std::vector<ListenAddress> parse_listeners(const std::vector<std::string>& texts,
                                            const std::string& source,

@@ -107,6 +107,7 @@ core::Result<DaemonConfig> load_daemon_config(const std::string& path, const Env
   }
   apply_environment(env, config, problems);
   apply_overrides(overrides, config, problems);
+  if (overrides.redis_url) apply_redis_password(env, config.redis, true);
   validate(config, problems);
   if (problems.empty()) return config;
   return problems_error(problems);

@@ -20,7 +20,8 @@ from redis_support import all_keys
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_FILE = ROOT / "config" / "rate_limits.json"
 # The variables rlctl reads for its Redis URL; removed from every run unless a test gives them.
-RLCTL_ENV_VARS = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TIMEOUT")
+RLCTL_ENV_VARS = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD",
+                  "REDIS_TIMEOUT")
 TIMEOUT = 15
 HINT = "Run 'rlctl --help' (or 'rlctl <command> --help')."
 ANSI = re.compile(r"\x1b\[")

@@ -30,7 +30,7 @@ ADMIN_KEY = "test-admin-key-0123456789"
 KEYS = {"free": "demo_free_key_123", "pro": "demo_pro_key_789",
         "enterprise": "demo_enterprise_key_abc"}
 # The environment variables rld reads; removed from every child's environment unless given.
-RLD_ENV_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TIMEOUT",
+RLD_ENV_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "REDIS_TIMEOUT",
                 "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY")
 IO_TIMEOUT = 3.0
 CLI_TIMEOUT = 15

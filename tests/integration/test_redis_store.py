@@ -10,7 +10,8 @@ import pytest
 from redis_server import RedisServer
 from redis_support import (DEGRADED, DEMO_USERS, EXACT_TIMEOUT_MS, NORMAL, all_keys,
                            avoid_window_edge, counter_key, fallbacks, from_ip, hash_of,
-                           metrics_of, sha256_hex, start_on_redis, tier_file, value_of)
+                           metrics_of, peek, sha256_hex, start_on_redis, tier_file, value_of,
+                           wait_ready)
 from redis_support import redis_fixture  # noqa: F401 (the "redis" fixture)
 from rld_harness import KEYS, metric, wait_until
 from helpers_decisions import rl_key
@@ -215,6 +216,18 @@ def test_a_password_changed_on_redis_is_an_outage_under_the_failure_policy(make_
     assert statuses == [200] * 20 + [429], f"{statuses}; last answer {last}"
     assert burst(rld, KEYS["pro"], 151)[0] == [200] * 150 + [429]
     assert fallbacks(rld)["local"] >= 171
+    assert "right-pw-8d2e" not in rld.log_text()
+
+
+def test_redis_password_from_the_environment_stays_off_the_command_line(make_rld, locked_redis):
+    """REDIS_PASSWORD completes a --redis URL without one, so `ps` never shows the password."""
+    rld = make_rld(settings={"store": {"type": "redis"}}, env={"REDIS_PASSWORD": "right-pw-8d2e"},
+                   args=["--redis", f"redis://127.0.0.1:{locked_redis.port}/0"])
+    wait_ready(rld)
+    assert peek(rld, KEYS["pro"])[1]["tier"] == "pro"
+    assert locked_redis.command("EXISTS", "rl:schema") == 1
+    with open(f"/proc/{rld.proc.pid}/cmdline", "rb") as f:
+        assert b"right-pw-8d2e" not in f.read()
     assert "right-pw-8d2e" not in rld.log_text()
 
 

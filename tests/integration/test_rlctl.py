@@ -1033,6 +1033,24 @@ def test_password_url_against_requirepass():
         server.cleanup()
 
 
+def test_redis_password_from_the_environment():
+    """REDIS_PASSWORD fills in a URL without a password (from --redis, REDIS_URL or the parts),
+    never one that has its own."""
+    server = RedisServer(password="s3cr3t-pw")
+    try:
+        server.start()
+        bare = f"redis://127.0.0.1:{server.port}/0"
+        env = {"REDIS_PASSWORD": "s3cr3t-pw"}
+        assert run("ping", url=bare, env=env).out.startswith("PONG")
+        assert run("ping", env={**env, "REDIS_URL": bare}).out.startswith("PONG")
+        r = run("ping", env={**env, "REDIS_PORT": str(server.port)})
+        assert r.out.startswith("PONG"), r
+        r = run("ping", url=f"redis://:wrong-pw@127.0.0.1:{server.port}/0", env=env)
+        assert r.code != 0 and "s3cr3t-pw" not in r.err and "wrong-pw" not in r.err, r
+    finally:
+        server.cleanup()
+
+
 def test_unix_socket_url():
     server = RedisServer(unix=True)
     try:

@@ -147,6 +147,23 @@ TEST_CASE("REDIS_HOST, REDIS_PORT and REDIS_DB build the redis url") {
   CHECK(c.redis.url == "redis://redis.internal:6390/3");
 }
 
+TEST_CASE("REDIS_PASSWORD is the password of the redis url, off the command line") {
+  CHECK(load_ok("", {{"REDIS_PASSWORD", "s3cret"}}).redis.url ==
+        "redis://:s3cret@127.0.0.1:6379/0");
+  // Over the file's password (environment over file) ...
+  CHECK(load_ok(kFixtures + "full.toml", {{"REDIS_PASSWORD", "fromenv"}}).redis.url ==
+        "redis://:fromenv@10.1.2.3:6380/2");
+  // ... into a --redis URL without one, but not over a password --redis gives.
+  Overrides flag;
+  flag.redis_url = "redis://10.0.0.5:6379/1";
+  CHECK(load_ok("", {{"REDIS_PASSWORD", "fromenv"}}, flag).redis.url ==
+        "redis://:fromenv@10.0.0.5:6379/1");
+  flag.redis_url = "redis://:fromflag@10.0.0.5:6379/1";
+  CHECK(load_ok("", {{"REDIS_PASSWORD", "fromenv"}}, flag).redis.url ==
+        "redis://:fromflag@10.0.0.5:6379/1");
+  CHECK(load_ok("", {{"REDIS_PASSWORD", ""}}).redis.url == "redis://127.0.0.1:6379/0");
+}
+
 TEST_CASE("an IPv6 REDIS_HOST is bracketed in the redis url") {
   const DaemonConfig c = load_ok("", {{"REDIS_HOST", "::1"}});
   CHECK(c.redis.url == "redis://[::1]:6379/0");
