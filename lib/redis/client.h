@@ -63,8 +63,8 @@ class Client {
 
   // Sends `commands` in order; `done` runs once, with one result per command, in order.
   // A transaction (the first command is MULTI) goes whole on one connection, or, if that has
-  // no room for all of it, not at all (every result too_many_in_flight()); one of its commands
-  // failing without a reply resets the connection, so no MULTI is left open. Other batches go
+  // no room for all of it, not at all (every result too_many_in_flight()), so no MULTI is ever
+  // left open. Other batches go
   // in chunks of kBatchChunk, each sent (with its own deadlines) once the previous one has
   // answered; after a chunk with a command that got no reply, the rest are not sent.
   static constexpr std::size_t kBatchChunk = 256;
@@ -81,8 +81,7 @@ class Client {
   Connection* pick();
   void command(std::span<const std::string_view> args, Connection::Instant deadline, Callback done);
   void send_chunk(std::shared_ptr<Batch> batch);
-  void on_batch_reply(const std::shared_ptr<Batch>& batch, Connection* c, std::size_t i,
-                      core::Result<ReplyPtr> r);
+  void on_batch_reply(const std::shared_ptr<Batch>& batch, std::size_t i, core::Result<ReplyPtr> r);
   void load_scripts(Connection& c);
   void track(Callback& done, Connection* c);  // wraps `done` to measure and count the outcome
 

@@ -1,7 +1,7 @@
 // Client::batch: commands answered together, in order, with one callback. A transaction
-// (MULTI … EXEC) goes whole on one connection or not at all, and a connection it leaves in
-// doubt is reset; anything else goes in chunks, each sent once the previous one answered, so
-// a resync of thousands of keys neither fills max_pending nor races one short deadline.
+// (MULTI … EXEC) goes whole on one connection or not at all; anything else goes in chunks, each
+// sent once the previous one answered, so a resync of thousands of keys neither fills max_pending
+// nor races one short deadline.
 #include <algorithm>
 
 #include "core/text.h"
@@ -62,22 +62,21 @@ void Client::send_chunk(std::shared_ptr<Batch> b) {
   std::vector<std::string_view> args;
   for (std::size_t i = from; i < to; ++i) {
     args.assign(b->commands[i].begin(), b->commands[i].end());
-    Callback one = [this, b, c, i](core::Result<ReplyPtr> r) {
-      on_batch_reply(b, c, i, std::move(r));
-    };
+    Callback one = [this, b, i](core::Result<ReplyPtr> r) { on_batch_reply(b, i, std::move(r)); };
     track(one, c);
     c->send(args, std::move(one));  // the last one may already finish the batch
   }
 }
 
-void Client::on_batch_reply(const std::shared_ptr<Batch>& b, Connection* c, std::size_t i,
+void Client::on_batch_reply(const std::shared_ptr<Batch>& b, std::size_t i,
                             core::Result<ReplyPtr> r) {
   const bool lost = !r;
   if (lost && b->cut.empty()) b->cut = r.error().message;
-  b->results[i] = std::move(r);  // before a reset answers the rest of the batch
-  // Redis may hold a MULTI open, queueing every later command of this connection for some
-  // other EXEC: drop the connection (a no-op if it is gone already).
-  if (lost && b->transaction) c->reset("a transaction was cut short: " + b->cut);
+  b->results[i] = std::move(r);
+  // A transaction cannot be left open in Redis: send_chunk() wrote it whole, in one go, on a
+  // connection with room for all of it, each command with a fresh deadline, so a command of it
+  // is refused only when the connection is gone (taking the MULTI with it). A command that
+  // timed out was sent: Redis runs the EXEC, and its late reply is dropped.
   if (--b->waiting > 0) return;
   if (b->next == b->commands.size()) return finish(*b, b->next, core::Error{});
   if (!b->cut.empty()) {

@@ -95,25 +95,29 @@ void Connection::handshake() {
       set_state(State::ready, "connected");
     }
   };
+  // A write that fails at once fails the attempt inside enqueue(): send no more steps then.
+  const auto send_step = [&](std::span<const std::string_view> args) {
+    if (state_ == State::connecting) enqueue(args, step, deadline);
+  };
   handshake_replies_ = 1;  // the PING that proves the server answers
   if (!url.password.empty()) {
     ++handshake_replies_;
     if (url.username.empty()) {
       const std::string_view args[] = {"AUTH", url.password};
-      enqueue(args, step, deadline);
+      send_step(args);
     } else {
       const std::string_view args[] = {"AUTH", url.username, url.password};
-      enqueue(args, step, deadline);
+      send_step(args);
     }
   }
   const std::string db = std::to_string(url.db);
   if (url.db != 0) {
     ++handshake_replies_;
     const std::string_view args[] = {"SELECT", db};
-    enqueue(args, step, deadline);
+    send_step(args);
   }
   const std::string_view ping[] = {"PING"};
-  enqueue(ping, step, deadline);
+  send_step(ping);
 }
 
 void Connection::on_stream_closed(uv_handle_t* handle) {

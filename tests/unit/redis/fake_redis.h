@@ -125,6 +125,7 @@ class FakeRedis {
     uv_tcp_init(self->loop_, &s.tcp);
     s.tcp.data = &s;
     uv_accept(server, reinterpret_cast<uv_stream_t*>(&s.tcp));
+    uv_tcp_nodelay(&s.tcp, 1);  // as Redis does: no reply waits for the client's delayed ACK
     uv_read_start(reinterpret_cast<uv_stream_t*>(&s.tcp), on_alloc, on_read);
   }
   static void on_alloc(uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
