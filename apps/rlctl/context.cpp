@@ -33,6 +33,7 @@ int exit_code_of(const core::Error& error) {
       return kUsage;
     case core::Errc::io:
     case core::Errc::internal:
+    case core::Errc::overloaded:
       return kFailure;
   }
   return kFailure;

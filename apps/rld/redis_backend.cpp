@@ -191,9 +191,8 @@ class RedisBackend final : public Backend {
   void probe() {
     if (breaker_.state() == breaker::State::closed || !breaker_.allow()) return;
     client_.command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> r) {
-      if (store::endpoint_failure(r)) return breaker_.on_failure();
-      breaker_.on_success();  // a reply, even an error reply: Redis is there
-      if (redis::is_nil(**r)) bootstrap();
+      if (store::note_outcome(breaker_, r, client_.repeated_failure()) && redis::is_nil(**r))
+        bootstrap();
     });
   }
 

@@ -18,6 +18,7 @@ enum class Errc {
   timeout,
   io,
   internal,
+  overloaded,  // this process's own limit (too much in flight): nothing is wrong elsewhere
 };
 
 struct Error {

@@ -130,7 +130,7 @@ void Client::track(Callback& done, Connection* c) {
       if (is_error(**r)) metrics_.error_replies.inc();
     } else if (r.error().code == core::Errc::timeout) {
       metrics_.timeouts.inc();
-    } else if (r.error().code == core::Errc::internal) {
+    } else if (r.error().code == core::Errc::overloaded) {
       metrics_.refused.inc();
     } else {
       metrics_.unavailable.inc();

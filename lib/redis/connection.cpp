@@ -40,7 +40,7 @@ bool is_push_message(const redisReply& r) {
 }  // namespace
 
 core::Error too_many_in_flight() {
-  return core::make_error(core::Errc::internal,
+  return core::make_error(core::Errc::overloaded,
                           "too many Redis commands in flight (max_pending reached in rld)");
 }
 

@@ -38,7 +38,7 @@ struct ConnectionOptions {
 };
 
 // The error of a command refused because this process already has `max_pending` commands
-// waiting on the connection: a local limit (Errc::internal), not a sign that Redis is down.
+// waiting on the connection: a local limit (Errc::overloaded), not a sign that Redis is down.
 core::Error too_many_in_flight();
 
 class Connection {

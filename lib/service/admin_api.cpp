@@ -51,6 +51,7 @@ struct AdminApi::Call {
         return fail(409, "conflict", e.message);
       case core::Errc::unavailable:
       case core::Errc::timeout:
+      case core::Errc::overloaded:
         return fail(503, "unavailable", e.message);
       default:
         return fail(500, "internal", e.message);

@@ -20,8 +20,18 @@ constexpr std::size_t kMaxErrorText = 200;  // Redis' message, never the command
 }  // namespace
 
 bool endpoint_failure(const RedisResult& r) {
-  if (!r) return true;
+  if (!r) return r.error().code != core::Errc::overloaded;
   return redis::is_error(**r) && unavailable_reply(redis::text(**r));
+}
+
+bool note_outcome(breaker::CircuitBreaker& breaker, const RedisResult& r, bool repeated) {
+  if (endpoint_failure(r)) {
+    if (r || !repeated) breaker.on_failure();
+    return false;
+  }
+  if (!r) return false;  // refused here: Redis was not asked
+  breaker.on_success();  // a reply, even an error reply: Redis is there
+  return true;
 }
 
 core::Error error_of_reply(std::string_view text) {

@@ -3,11 +3,13 @@
 // is the endpoint failing: the circuit breaker counts it and the caller sees `unavailable`.
 // Any other error reply (WRONGTYPE on a damaged key, a script error) proves Redis reachable:
 // the breaker counts it as a success, and the caller sees `internal` with Redis' own text.
+// A command this process refused itself (too many in flight) says nothing of Redis.
 #pragma once
 
 #include <optional>
 #include <string_view>
 
+#include "breaker/circuit_breaker.h"
 #include "core/result.h"
 #include "redis/reply.h"
 
@@ -17,6 +19,13 @@ using RedisResult = core::Result<redis::ReplyPtr>;
 
 // Whether the outcome means the endpoint itself is failing (see above).
 bool endpoint_failure(const RedisResult& r);
+
+// Tells `breaker` what `r` says of Redis, and returns whether `r` is a reply the caller can
+// read (an error reply included; not one saying the server cannot serve now). A failure counts
+// once per burst: the commands that expired together, or failed with one lost connection, are
+// one failure, not one each — `repeated` is redis::Client::repeated_failure(), read inside the
+// callback that got `r`.
+bool note_outcome(breaker::CircuitBreaker& breaker, const RedisResult& r, bool repeated);
 
 // The Error for an outcome that is not a usable reply; nullopt for a reply that is not an
 // error reply.

@@ -110,7 +110,7 @@ TEST_CASE("a full connection refuses with a local error, not unavailable") {
   std::optional<core::Errc> code;
   c.send({"PING"}, [&](Result r) { code = r ? core::Errc{} : r.error().code; });
   REQUIRE(code.has_value());
-  CHECK(*code == core::Errc::internal);
+  CHECK(*code == core::Errc::overloaded);
   h.fake->resume();
 }
 

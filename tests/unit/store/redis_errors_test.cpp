@@ -7,8 +7,11 @@
 #include <doctest/doctest.h>
 #include <hiredis/hiredis.h>
 
+#include "core/clock.h"
+
 using rl::core::Errc;
 using rl::store::endpoint_failure;
+using rl::store::note_outcome;
 using rl::store::RedisResult;
 using rl::store::reply_error;
 
@@ -66,4 +69,28 @@ TEST_CASE("a long error text is cut short") {
   const RedisResult r = parse("-ERR " + std::string(5000, 'x') + "\r\n");
   REQUIRE(reply_error(r).has_value());
   CHECK(reply_error(r)->message.size() < 300);
+}
+
+TEST_CASE("the breaker counts one failure per burst, and nothing for a refusal of this process") {
+  rl::core::ManualClock clock;
+  rl::breaker::CircuitBreaker breaker(clock, {.failure_threshold = 2});
+  const RedisResult timeout = rl::core::make_error(Errc::timeout, "Redis did not answer in time");
+  // Fifty commands expiring together: the first is a failure, the rest repeat it.
+  CHECK_FALSE(note_outcome(breaker, timeout, false));
+  for (int i = 0; i < 49; ++i)
+    CHECK_FALSE(note_outcome(breaker, timeout, true));
+  CHECK(breaker.state() == rl::breaker::State::closed);
+  // Too many in flight here says nothing of Redis.
+  const RedisResult refused = rl::core::make_error(Errc::overloaded, "too many in flight");
+  CHECK_FALSE(endpoint_failure(refused));
+  for (int i = 0; i < 5; ++i)
+    CHECK_FALSE(note_outcome(breaker, refused, false));
+  CHECK(breaker.state() == rl::breaker::State::closed);
+  // A reply, even WRONGTYPE, is Redis answering: it is readable and resets the count.
+  CHECK(note_outcome(breaker, parse(kWrongType), false));
+  CHECK_FALSE(note_outcome(breaker, timeout, false));
+  CHECK(breaker.state() == rl::breaker::State::closed);
+  // A reply saying the server cannot serve counts even inside a burst; a second burst opens.
+  CHECK_FALSE(note_outcome(breaker, parse("-LOADING Redis is loading\r\n"), true));
+  CHECK(breaker.state() == rl::breaker::State::open);
 }
