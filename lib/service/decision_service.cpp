@@ -1,8 +1,16 @@
 // The decision pipeline, step by step.
 #include "service/decision_service.h"
 
+#include <functional>
+#include <string_view>
+
+#include "core/text.h"
+
 namespace rl::service {
 namespace {
+
+// Local counters for keys that cannot be checked during an outage (see unverified()).
+constexpr std::size_t kUnverifiedCounters = 65536;
 
 core::Millis until(core::WallTime later, core::WallTime now) {
   return later > now ? std::chrono::duration_cast<core::Millis>(later - now) : core::Millis{0};
@@ -74,7 +82,10 @@ void DecisionService::on_resolved(DecisionJob& job,
   if (!identity) {
     log_store_error("identity_lookup_failed", identity.error());
     const core::Errc code = identity.error().code;
-    if (code == core::Errc::unavailable || code == core::Errc::timeout) return unverified(job);
+    if (code == core::Errc::unavailable || code == core::Errc::timeout ||
+        code == core::Errc::overloaded) {
+      return unverified(job);
+    }
     return finish(job, Verdict::account_error);  // e.g. the user's tier was deleted
   }
   if (!identity->has_value()) {
@@ -93,7 +104,7 @@ void DecisionService::on_resolved(DecisionJob& job,
 
 // The store cannot say whose key this is right now. redis.on_failure decides: allow admits it,
 // deny answers 503, and local limits the client (not the key: keys are free to invent) by the
-// most restrictive tier, counted apart from every user.
+// most restrictive tier, counted apart from every user, in one of kUnverifiedCounters.
 void DecisionService::unverified(DecisionJob& job) {
   const ServiceSettings& s = *settings_;
   const policy::FailurePolicy policy = s.unverified_policy;
@@ -105,7 +116,12 @@ void DecisionService::unverified(DecisionJob& job) {
   job.result.identity.tier = s.unverified_tier;
   job.result.health = health_.current();
   const policy::Tier& tier = *s.unverified_tier;
-  job.unverified_user.assign("~unverified:").append(job.client_key);
+  // Clients hashed into a fixed number of counters: an outage cannot make an attacker with
+  // many addresses (IPv6 /64s) grow the table; two clients rarely share one.
+  job.unverified_user.assign("~unverified:");
+  core::append_int(job.unverified_user,
+                   static_cast<std::int64_t>(std::hash<std::string_view>{}(job.client_key) %
+                                             kUnverifiedCounters));
   const store::CounterKey key{job.unverified_user, tier.algorithm, tier.window,
                               policy::FailurePolicy::local};
   store_.consume(

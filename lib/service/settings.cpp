@@ -36,10 +36,15 @@ std::shared_ptr<const ServiceSettings> ServiceSettings::from(
   s->admin_key = c.security.admin_key;
   s->health_cache = c.health.cache;
   s->unverified_policy = c.redis.on_failure;
+  // The lowest rate, not the lowest count: 100 per second is more than 200 per hour.
+  const auto slower = [](const policy::Tier& a, const policy::Tier& b) {
+    return static_cast<long double>(a.burst_limit) * b.window.count() <
+           static_cast<long double>(b.burst_limit) * a.window.count();
+  };
   const policy::Tier* strictest = nullptr;
   for (const auto& t : tiers) {
     if (t.shadow) continue;
-    if (strictest == nullptr || t.burst_limit < strictest->burst_limit) strictest = &t;
+    if (strictest == nullptr || slower(t, *strictest)) strictest = &t;
   }
   if (strictest != nullptr) s->unverified_tier = std::make_shared<const policy::Tier>(*strictest);
   const bool exposed = std::any_of(c.server.listen.begin(), c.server.listen.end(),

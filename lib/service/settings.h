@@ -28,7 +28,7 @@ struct ServiceSettings {
   core::Seconds health_cache{2};
   // A key the store cannot resolve now (Redis away, the key in no cache): redis.on_failure
   // decides — allow admits it, deny answers 503, local limits its client by this tier (the
-  // tier file's most restrictive; none: 503).
+  // tier file's lowest rate, burst_limit per window; none: 503).
   policy::FailurePolicy unverified_policy = policy::FailurePolicy::deny;
   std::shared_ptr<const policy::Tier> unverified_tier;
 

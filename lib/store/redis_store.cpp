@@ -98,11 +98,8 @@ void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std
       [this, user = std::string(key.user), key = CounterKey(key), quota, cost,
        counter = counter_key_, done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
         key.user = user;
-        if (endpoint_failure(r)) {
-          breaker_.on_failure();
+        if (!note_outcome(breaker_, r, client_.repeated_failure()))
           return fallback(key, quota, cost, std::move(done));
-        }
-        breaker_.on_success();  // a reply, even an error reply: Redis is there
         const auto d = decision_of(**r, quota.limit);
         if (!d) {
           // A damaged counter (WRONGTYPE) or script: the failure policy decides, but a `deny`
@@ -186,11 +183,9 @@ void RedisStore::record_invalid_attempt(std::string_view client, const AttemptRu
   client_.eval(redis::ScriptId::invalid_attempt, keys, args,
                [this, rules, who = std::string(client),
                 done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
-                 if (endpoint_failure(r)) {
-                   breaker_.on_failure();
+                 if (!note_outcome(breaker_, r, client_.repeated_failure())) {
                    return local_.record_invalid_attempt(who, rules, std::move(done));
                  }
-                 breaker_.on_success();
                  const redisReply* n = redis::element(**r, 0);
                  const redisReply* blocked = redis::element(**r, 1);
                  const redisReply* left = redis::element(**r, 2);
@@ -293,14 +288,18 @@ void RedisStore::push_local_blocks() {
       const auto ms = std::chrono::duration_cast<core::Millis>(b.until - now).count();
       if (ms <= 0) continue;
       const std::string key = keys_.block(b.client);
-      // NX: a block Redis already has is not shortened; PTTL says which one is in force.
+      // The longer block wins: NX keeps a block Redis already has (its reason too), GT extends
+      // it when ours ends later (Redis 7; an older one refuses GT and keeps its own), and PTTL
+      // says which end is in force now.
+      const std::string px = std::to_string(ms);
       std::vector<redis::Client::Command> commands = {
-          {"SET", key, b.reason, "PX", std::to_string(ms), "NX"},
+          {"SET", key, b.reason, "PX", px, "NX"},
+          {"PEXPIRE", key, px, "GT"},
           {"PTTL", key},
           {"PUBLISH", keys_.events(), event_message(EventKind::block, b.client)}};
       client_.batch(std::move(commands), [this, who = std::move(b.client)](auto results) {
-        if (reply_error(results[0]) || reply_error(results[1])) return;  // next resync
-        const auto left = redis::integer(**results[1]).value_or(-2);
+        if (reply_error(results[0]) || reply_error(results[2])) return;  // next resync
+        const auto left = redis::integer(**results[2]).value_or(-2);
         cache_block(who, left > 0 ? clock_.now() + core::Millis{left} : core::WallTime{});
         local_.remove_block(who, [](core::Status) {});
         log_.info("block_written_to_redis", {{"client", who}, {"ttl_ms", left}});

@@ -100,3 +100,24 @@ TEST_CASE("no excluded paths exclude nothing") {
   CHECK_FALSE(s.is_excluded("/"));
   CHECK_FALSE(s.is_excluded("/test"));
 }
+
+TEST_CASE("a key that cannot be checked is limited by the tier with the lowest rate") {
+  const auto tier = [](std::string name, std::int64_t burst, std::int64_t window_s,
+                       bool shadow = false) {
+    rl::policy::Tier t;
+    t.name = std::move(name);
+    t.base_limit = t.burst_limit = t.degraded_limit = burst;
+    t.window = rl::core::Seconds{window_s};
+    t.shadow = shadow;
+    return t;
+  };
+  DaemonConfig c;
+  c.redis.on_failure = rl::policy::FailurePolicy::local;
+  // 100 per second is 360,000 per hour: more than 200 per hour, whatever the counts say.
+  auto s = ServiceSettings::from(
+      c, {tier("per_second", 100, 1), tier("hourly", 200, 3600), tier("trial", 1, 60, true)});
+  REQUIRE(s->unverified_tier);
+  CHECK(s->unverified_tier->name == "hourly");  // the shadow tier never limits anything
+  CHECK(s->unverified_policy == rl::policy::FailurePolicy::local);
+  CHECK_FALSE(ServiceSettings::from(c, {tier("trial", 1, 60, true)})->unverified_tier);
+}
