@@ -180,8 +180,8 @@ TEST_CASE("parse_body refuses invalid JSON and non-objects") {
 }
 
 TEST_CASE("a tier is written with its window in seconds and its algorithm by name") {
-  rl::policy::Tier t{"pro", 100, 150, 100, Seconds{60}, rl::limiter::Algorithm::fixed_window,
-                     false, std::nullopt};
+  rl::policy::Tier t{
+      "pro", 100, 150, 100, Seconds{60}, rl::limiter::Algorithm::fixed_window, false, std::nullopt};
   CHECK(to_json(t) == json{{"name", "pro"},
                            {"base_limit", 100},
                            {"burst_limit", 150},
