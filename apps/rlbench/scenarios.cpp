@@ -1,7 +1,6 @@
 // The verify scenarios. Each makes fresh users (fresh counters), sends exactly as many requests
 // as it needs to see the limit from both sides, and states what it expected and what it saw.
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include "apps/rlbench/load.h"
 #include "apps/rlbench/verify.h"
 #include "core/random.h"
+#include "core/text.h"
 #include "security/api_key.h"
 
 namespace rl::rlbench {
@@ -25,20 +25,13 @@ std::string plural(std::int64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-std::optional<std::int64_t> integer(const std::string& text) {
-  std::int64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
-
 // `"name";k=v;k=v` (RateLimit-Policy, RateLimit) → the value of `k`.
 std::optional<std::int64_t> structured_param(const std::string& field, const std::string& k) {
   const std::string needle = ";" + k + "=";
   const auto at = field.find(needle);
   if (at == std::string::npos) return std::nullopt;
   const auto from = at + needle.size();
-  return integer(field.substr(from, field.find(';', from) - from));
+  return core::parse_int64(field.substr(from, field.find(';', from) - from));
 }
 
 std::int64_t unix_now() {
@@ -261,7 +254,7 @@ void Verifier::headers(std::vector<ScenarioResult>& out) {
                                            static_cast<double>(tier->window)) +
                      1
                : 0;
-    const auto get = [&](const char* h) { return integer(r->header(h)); };
+    const auto get = [&](const char* h) { return core::parse_int64(r->header(h)); };
     const auto lim = get("x-ratelimit-limit");
     const auto rem = get("x-ratelimit-remaining");
     const auto reset = get("x-ratelimit-reset");
@@ -370,7 +363,7 @@ void Verifier::security(std::vector<ScenarioResult>& out) {
     return out.push_back(failed("security", expected, observed + " and never a 429"));
   }
   observed += ", then 429 (retry after " + retry_after + " s)";
-  bool passed = unauthorized > 0 && integer(retry_after).value_or(0) >= 1;
+  bool passed = unauthorized > 0 && core::parse_int64(retry_after).value_or(0) >= 1;
 
   const auto targets = static_cast<std::int64_t>(http_.targets());
   // Blocks reach the other instances by pub/sub: each target gets a moment to agree.

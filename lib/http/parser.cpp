@@ -114,13 +114,10 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len)
   // not kept (appending them would move the buffer the request's views point into).
   if (r.headers_done_) return r.add_trailer_bytes(len);
   if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
-  if (r.spans_.empty() || r.in_value_) {
-    if (r.spans_.size() >= r.limits_.max_headers) return r.fail(431, "too many header fields");
-    r.spans_.push_back(HeaderSpan{r.head_.size(), 0, 0, 0});
-    r.in_value_ = false;
+  if (r.spans_.starts_field() && r.spans_.fields() >= r.limits_.max_headers) {
+    return r.fail(431, "too many header fields");
   }
-  r.head_.append(at, len);
-  r.spans_.back().name_len += len;
+  r.spans_.add_name(r.head_, at, len);
   return 0;
 }
 
@@ -128,30 +125,21 @@ int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len)
   RequestParser& r = self(p);
   if (r.headers_done_) return r.add_trailer_bytes(len);
   if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
-  if (!r.in_value_) {
-    r.spans_.back().value_off = r.head_.size();
-    r.in_value_ = true;
-  }
-  r.head_.append(at, len);
-  r.spans_.back().value_len += len;
+  r.spans_.add_value(r.head_, at, len);
   return 0;
 }
 
 int RequestParser::on_headers_complete(llhttp_t* p) {
   RequestParser& r = self(p);
   r.headers_done_ = true;
-  r.headers_.clear();
-  const std::string_view head = r.head_;
+  r.spans_.views(r.head_, r.headers_);
   int hosts = 0;
   bool expect_continue = false;
-  for (const auto& s : r.spans_) {
-    Header h{head.substr(s.name_off, s.name_len),
-             core::trim(head.substr(s.value_off, s.value_len))};
+  for (const Header& h : r.headers_) {
     if (core::iequals(h.name, "host")) ++hosts;
     if (core::iequals(h.name, "expect") && core::iequals(h.value, "100-continue")) {
       expect_continue = true;
     }
-    r.headers_.push_back(h);
   }
   const std::uint8_t minor = llhttp_get_http_minor(p);
   if (llhttp_get_http_major(p) == 1 && minor == 1 && hosts != 1) {
@@ -168,7 +156,7 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   req.method = to_method(llhttp_get_method(p));
   req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
   req.http_minor = minor;
-  req.target = head.substr(0, r.url_len_);
+  req.target = std::string_view(r.head_).substr(0, r.url_len_);
   const auto q = req.target.find('?');
   req.path = origin_path(req.target.substr(0, q));
   req.query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
@@ -239,7 +227,6 @@ void RequestParser::next() {
   url_len_ = 0;
   spans_.clear();
   headers_.clear();
-  in_value_ = false;
   started_ = false;
   headers_done_ = false;
   continue_pending_ = false;

@@ -11,6 +11,7 @@
 
 #include <llhttp.h>
 
+#include "http/header_spans.h"
 #include "http/request.h"
 
 namespace rl::http {
@@ -71,10 +72,6 @@ class RequestParser {
   int add_trailer_bytes(std::size_t len);
   Step map_errno(llhttp_errno_t err, const char* data, std::size_t len);
 
-  struct HeaderSpan {
-    std::size_t name_off = 0, name_len = 0, value_off = 0, value_len = 0;
-  };
-
   ParserLimits limits_;
   llhttp_settings_t settings_{};
   llhttp_t parser_{};
@@ -84,9 +81,8 @@ class RequestParser {
   std::string body_;
   std::size_t url_len_ = 0;
   std::size_t trailer_bytes_ = 0;
-  std::vector<HeaderSpan> spans_;
+  HeaderSpans spans_;
   std::vector<Header> headers_;
-  bool in_value_ = false;
   bool started_ = false;
   bool headers_done_ = false;
   bool continue_pending_ = false;

@@ -44,12 +44,7 @@ int ResponseParser::on_header_field(llhttp_t* p, const char* at, std::size_t len
     r.error_ = "response headers too large";
     return HPE_USER;
   }
-  if (r.spans_.empty() || r.in_value_) {
-    r.spans_.push_back(Span{r.head_.size(), 0, 0, 0});
-    r.in_value_ = false;
-  }
-  r.head_.append(at, len);
-  r.spans_.back().name_len += len;
+  r.spans_.add_name(r.head_, at, len);
   return 0;
 }
 
@@ -60,23 +55,13 @@ int ResponseParser::on_header_value(llhttp_t* p, const char* at, std::size_t len
     r.error_ = "response headers too large";
     return HPE_USER;
   }
-  if (!r.in_value_) {
-    r.spans_.back().value_off = r.head_.size();
-    r.in_value_ = true;
-  }
-  r.head_.append(at, len);
-  r.spans_.back().value_len += len;
+  r.spans_.add_value(r.head_, at, len);
   return 0;
 }
 
 int ResponseParser::on_headers_complete(llhttp_t* p) {
   ResponseParser& r = self(p);
-  const std::string_view head = r.head_;
-  r.headers_.clear();
-  for (const auto& s : r.spans_) {
-    r.headers_.push_back(Header{head.substr(s.name_off, s.name_len),
-                                core::trim(head.substr(s.value_off, s.value_len))});
-  }
+  r.spans_.views(r.head_, r.headers_);
   r.response_.status = llhttp_get_status_code(p);
   r.response_.headers = r.headers_;
   return 0;
@@ -127,7 +112,6 @@ void ResponseParser::next() {
   body_.clear();
   spans_.clear();
   headers_.clear();
-  in_value_ = false;
   started_ = false;
   response_ = ClientResponse{};
   if (paused_) {

@@ -9,6 +9,7 @@
 
 #include <llhttp.h>
 
+#include "http/header_spans.h"
 #include "http/request.h"
 
 namespace rl::http {
@@ -52,18 +53,14 @@ class ResponseParser {
   static int on_message_complete(llhttp_t* p);
   Step map(llhttp_errno_t err, const char* data, std::size_t len);
 
-  struct Span {
-    std::size_t name_off = 0, name_len = 0, value_off = 0, value_len = 0;
-  };
   std::size_t max_header_bytes_;
   std::size_t max_body_bytes_;
   llhttp_settings_t settings_{};
   llhttp_t parser_{};
   std::string head_;
   std::string body_;
-  std::vector<Span> spans_;
+  HeaderSpans spans_;
   std::vector<Header> headers_;
-  bool in_value_ = false;
   bool started_ = false;
   bool paused_ = false;
   const char* error_ = "";

@@ -8,21 +8,13 @@
 
 #include "store/key_space.h"
 #include "store/redis_codec.h"
+#include "unit/redis/resp.h"
 
+using rl::test::parse_resp;
 using namespace rl;
 using store::Fields;
 
 namespace {
-
-redis::ReplyPtr parse(const std::string& resp) {
-  redisReader* reader = redisReaderCreate();
-  REQUIRE(redisReaderFeed(reader, resp.data(), resp.size()) == REDIS_OK);
-  void* reply = nullptr;
-  REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
-  redisReaderFree(reader);
-  REQUIRE(reply != nullptr);
-  return redis::ReplyPtr(static_cast<redisReply*>(reply));
-}
 
 // An HGETALL reply holding `fields` (alternating names and values).
 redis::ReplyPtr hash(const std::vector<std::string>& fields) {
@@ -33,7 +25,7 @@ redis::ReplyPtr hash(const std::vector<std::string>& fields) {
     resp.push_back('$');
     resp.append(std::to_string(f.size())).append("\r\n").append(f).append("\r\n");
   }
-  return parse(resp);
+  return parse_resp(resp);
 }
 
 }  // namespace
@@ -99,9 +91,9 @@ TEST_CASE("malformed hashes are errors that name the record and the field") {
   auto user = store::user_from_fields("u", *store::fields_of(*hash({"tier", "No Such"})));
   REQUIRE_FALSE(user.ok());
   CHECK(user.error().message == "malformed user 'u': field tier");
-  auto odd = store::fields_of(*parse("*1\r\n$1\r\nx\r\n"));
+  auto odd = store::fields_of(*parse_resp("*1\r\n$1\r\nx\r\n"));
   CHECK_FALSE(odd.ok());
-  auto not_hash = store::fields_of(*parse("+OK\r\n"));
+  auto not_hash = store::fields_of(*parse_resp("+OK\r\n"));
   CHECK_FALSE(not_hash.ok());
 }
 

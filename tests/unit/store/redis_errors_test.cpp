@@ -5,27 +5,18 @@
 #include <string>
 
 #include <doctest/doctest.h>
-#include <hiredis/hiredis.h>
 
 #include "core/clock.h"
+#include "unit/redis/resp.h"
 
 using rl::core::Errc;
 using rl::store::endpoint_failure;
 using rl::store::note_outcome;
 using rl::store::RedisResult;
 using rl::store::reply_error;
+using rl::test::parse_resp;
 
 namespace {
-
-RedisResult parse(const std::string& resp) {
-  redisReader* reader = redisReaderCreate();
-  REQUIRE(redisReaderFeed(reader, resp.data(), resp.size()) == REDIS_OK);
-  void* reply = nullptr;
-  REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
-  redisReaderFree(reader);
-  REQUIRE(reply != nullptr);
-  return rl::redis::ReplyPtr(static_cast<redisReply*>(reply));
-}
 
 const char* kWrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
@@ -39,7 +30,7 @@ TEST_CASE("no reply at all is an endpoint failure, reported as it came") {
 }
 
 TEST_CASE("a WRONGTYPE reply proves Redis reachable and is an internal error with its text") {
-  const RedisResult r = parse(kWrongType);
+  const RedisResult r = parse_resp(kWrongType);
   CHECK_FALSE(endpoint_failure(r));
   const auto e = reply_error(r);
   REQUIRE(e.has_value());
@@ -50,7 +41,7 @@ TEST_CASE("a WRONGTYPE reply proves Redis reachable and is an internal error wit
 TEST_CASE("a server that cannot serve now (LOADING, BUSY) is an endpoint failure") {
   for (const char* resp : {"-LOADING Redis is loading the dataset in memory\r\n",
                            "-BUSY Redis is busy running a script\r\n"}) {
-    const RedisResult r = parse(resp);
+    const RedisResult r = parse_resp(resp);
     CHECK(endpoint_failure(r));
     REQUIRE(reply_error(r).has_value());
     CHECK(reply_error(r)->code == Errc::unavailable);
@@ -59,14 +50,14 @@ TEST_CASE("a server that cannot serve now (LOADING, BUSY) is an endpoint failure
 
 TEST_CASE("a reply that is not an error reply is no error") {
   for (const char* resp : {"+OK\r\n", ":3\r\n", "$-1\r\n", "*0\r\n"}) {
-    const RedisResult r = parse(resp);
+    const RedisResult r = parse_resp(resp);
     CHECK_FALSE(endpoint_failure(r));
     CHECK_FALSE(reply_error(r).has_value());
   }
 }
 
 TEST_CASE("a long error text is cut short") {
-  const RedisResult r = parse("-ERR " + std::string(5000, 'x') + "\r\n");
+  const RedisResult r = parse_resp("-ERR " + std::string(5000, 'x') + "\r\n");
   REQUIRE(reply_error(r).has_value());
   CHECK(reply_error(r)->message.size() < 300);
 }
@@ -87,10 +78,10 @@ TEST_CASE("the breaker counts one failure per burst, and nothing for a refusal o
     CHECK_FALSE(note_outcome(breaker, refused, false));
   CHECK(breaker.state() == rl::breaker::State::closed);
   // A reply, even WRONGTYPE, is Redis answering: it is readable and resets the count.
-  CHECK(note_outcome(breaker, parse(kWrongType), false));
+  CHECK(note_outcome(breaker, parse_resp(kWrongType), false));
   CHECK_FALSE(note_outcome(breaker, timeout, false));
   CHECK(breaker.state() == rl::breaker::State::closed);
   // A reply saying the server cannot serve counts even inside a burst; a second burst opens.
-  CHECK_FALSE(note_outcome(breaker, parse("-LOADING Redis is loading\r\n"), true));
+  CHECK_FALSE(note_outcome(breaker, parse_resp("-LOADING Redis is loading\r\n"), true));
   CHECK(breaker.state() == rl::breaker::State::open);
 }
