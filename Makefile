@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RLD := $(abspath $(BUILD_DIR))/apps/rld/rld
 
-.PHONY: all deps deps-build build run test unit integration format format-check clean
+.PHONY: all deps deps-build build run test unit integration e2e format format-check clean
 
 all: build
 
@@ -29,7 +29,7 @@ build: deps-build
 run: build
 	@exec $(RLD) --config config/rld.toml
 
-test: deps build unit integration
+test: deps build unit integration e2e
 
 unit:
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
@@ -38,6 +38,12 @@ integration:
 	RLD_BIN=$(RLD) RLCTL_BIN=$(abspath $(BUILD_DIR))/apps/rlctl/rlctl \
 	  RLBENCH_BIN=$(abspath $(BUILD_DIR))/apps/rlbench/rlbench \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# Redis Cluster, HAProxy and several workers: each test starts its own servers on loopback.
+e2e:
+	RLD_BIN=$(RLD) RLCTL_BIN=$(abspath $(BUILD_DIR))/apps/rlctl/rlctl \
+	  RLBENCH_BIN=$(abspath $(BUILD_DIR))/apps/rlbench/rlbench \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -1,4 +1,4 @@
-// Daemon: construction of the parts, the signal handlers, reload and graceful shutdown.
+// Daemon: start-up, the signal handlers, reload and graceful shutdown, driving the workers.
 #include "apps/rld/daemon.h"
 
 #include <cstdio>
@@ -6,27 +6,15 @@
 #include <unistd.h>
 
 #include "apps/rld/backend.h"
+#include "apps/rld/mailbox.h"
+#include "apps/rld/worker.h"
 #include "core/version.h"
-#include "http/server.h"
-#include "service/admin_api.h"
-#include "service/http_api.h"
+#include "http/listeners.h"
 
 namespace rl::rld {
 namespace {
 
-constexpr std::uint64_t kStoreSweepMs = 5000;
-
-http::ServerOptions server_options(const config::DaemonConfig& c) {
-  http::ServerOptions o;
-  o.limits = http::ParserLimits{c.http.max_url_bytes, c.http.max_header_bytes, c.http.max_headers,
-                                c.http.max_body_bytes};
-  o.max_connections = c.server.max_connections;
-  o.header_timeout_ms = static_cast<std::uint64_t>(c.http.header_timeout.count());
-  o.request_timeout_ms = static_cast<std::uint64_t>(c.http.request_timeout.count());
-  o.idle_timeout_ms = static_cast<std::uint64_t>(c.http.idle_timeout.count());
-  o.unix_socket_mode = c.server.unix_socket_mode;
-  return o;
-}
+constexpr std::uint64_t kSharedSweepMs = 5000;
 
 // What a reload cannot change without a restart.
 std::string restart_only_changes(const config::DaemonConfig& a, const config::DaemonConfig& b) {
@@ -76,40 +64,24 @@ core::Result<config::TierFile> load_tiers(const config::DaemonConfig& c) {
 }
 
 struct Daemon::Parts {
-  Parts(uv_loop_t* loop, const config::DaemonConfig& c, const config::TierFile& tiers,
-        obs::Logger& log, Daemon& daemon)
-      : backend(make_backend(loop, c, tiers, log)),
-        health(backend->directory(), clock, log, metrics, c.health.cache),
-        decision_metrics(metrics),
-        decisions(backend->store(), backend->directory(), health, clock, log, decision_metrics),
-        admin(backend->directory(), backend->store(), health, clock, log),
-        api(decisions, admin, metrics, clock, [&daemon] { return daemon.not_ready(); }),
-        server_metrics(metrics),
-        server(loop, api, clock, log, server_metrics, server_options(c)),
-        reloads_ok(metrics.counter("rl_config_reloads_total", "Configuration reloads by result.",
-                                   {{"result", "success"}})),
-        reloads_failed(metrics.counter("rl_config_reloads_total",
-                                       "Configuration reloads by result.",
-                                       {{"result", "failure"}})) {
-    metrics.gauge_fn("rl_build_info", "Build version and git revision.",
-                     {{"version", core::kVersion}, {"revision", core::kGitRevision}},
-                     [] { return 1.0; });
-    decisions.set_settings(service::ServiceSettings::from(c, tiers.tiers));
+  Parts(uv_loop_t* loop, obs::Logger& log) : shared(log), mailbox(loop) {
+    shared.metrics.gauge_fn("rl_build_info", "Build version and git revision.",
+                            {{"version", core::kVersion}, {"revision", core::kGitRevision}},
+                            [] { return 1.0; });
   }
 
   // The one place that picks the store implementation.
-  std::unique_ptr<Backend> make_backend(uv_loop_t* loop, const config::DaemonConfig& c,
-                                        const config::TierFile& tiers, obs::Logger& log) {
-    BackendContext context{loop,
-                           c,
+  std::unique_ptr<SharedBackend> make_backend(const config::DaemonConfig& c,
+                                              const config::TierFile& tiers) {
+    BackendContext context{c,
                            tiers,
-                           clock,
-                           log,
-                           metrics,
-                           [this] { return server_metrics.requests.value(); },
+                           shared.clock,
+                           shared.log,
+                           shared.metrics,
+                           [this] { return shared.server_metrics.requests.value(); },
                            [this] {
                              std::string out;
-                             for (const auto& a : server.bound())
+                             for (const auto& a : listeners.bound())
                                out += (out.empty() ? "" : ",") + a;
                              return out;
                            }};
@@ -117,57 +89,83 @@ struct Daemon::Parts {
                                                     : make_memory_backend(context);
   }
 
-  core::SystemClock clock;
-  obs::Registry metrics;
-  std::unique_ptr<Backend> backend;
-  service::HealthService health;
-  service::DecisionMetrics decision_metrics;
-  service::DecisionService decisions;
-  service::AdminApi admin;
-  service::HttpApi api;
-  http::ServerMetrics server_metrics;
-  http::Server server;
-  obs::Counter& reloads_ok;
-  obs::Counter& reloads_failed;
+  Shared shared;
+  Mailbox mailbox;  // jobs from the workers to the main thread
+  http::Listeners listeners;
+  std::unique_ptr<SharedBackend> backend;
+  std::vector<std::unique_ptr<Worker>> workers;
+  obs::Counter* reloads_ok = nullptr;
+  obs::Counter* reloads_failed = nullptr;
   uv_signal_t sigterm{}, sigint{}, sighup{};
   uv_timer_t sweep{}, drain_deadline{};
 };
 
 Daemon::Daemon(Startup startup, config::DaemonConfig config, config::TierFile tiers,
                obs::Logger& log)
-    : startup_(std::move(startup)), config_(std::move(config)), log_(log) {
+    : startup_(std::move(startup)),
+      config_(std::move(config)),
+      tiers_(std::move(tiers)),
+      log_(log) {
   uv_loop_init(&loop_);
-  parts_ = std::make_unique<Parts>(&loop_, config_, tiers, log_, *this);
+  parts_ = std::make_unique<Parts>(&loop_, log_);
+  Parts& p = *parts_;
+  p.reloads_ok = &p.shared.metrics.counter(
+      "rl_config_reloads_total", "Configuration reloads by result.", {{"result", "success"}});
+  p.reloads_failed = &p.shared.metrics.counter(
+      "rl_config_reloads_total", "Configuration reloads by result.", {{"result", "failure"}});
 }
 
 Daemon::~Daemon() {
+  Parts& p = *parts_;
+  p.workers.clear();  // each joins its thread, or closes what it never started
+  for (auto* h :
+       {reinterpret_cast<uv_handle_t*>(&p.sigterm), reinterpret_cast<uv_handle_t*>(&p.sigint),
+        reinterpret_cast<uv_handle_t*>(&p.sighup), reinterpret_cast<uv_handle_t*>(&p.sweep),
+        reinterpret_cast<uv_handle_t*>(&p.drain_deadline)}) {
+    if (h->data != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);  // initialised ones
+  }
+  p.mailbox.close();
+  uv_run(&loop_, UV_RUN_DEFAULT);  // let close callbacks run
   parts_.reset();
-  uv_run(&loop_, UV_RUN_DEFAULT);  // let close callbacks of the parts' handles run
   uv_loop_close(&loop_);
-}
-
-std::string Daemon::not_ready() const {
-  if (draining_) return "draining";
-  return parts_->backend->not_ready();
 }
 
 int Daemon::run() {
   Parts& p = *parts_;
+  const int n = config_.server.workers;
   log_.info("start", {{"version", core::kVersion},
                       {"revision", core::kGitRevision},
                       {"config", config_.source},
                       {"store", config::to_string(config_.store.kind)},
                       {"tiers_file", config_.store.tiers_file},
-                      {"workers", config_.server.workers},
+                      {"workers", n},
                       {"pid", static_cast<std::int64_t>(getpid())}});
-  if (const auto& reason = p.decisions.settings().admin_disabled_reason; !reason.empty()) {
-    log_.warn("admin_api_disabled", {{"reason", reason}});
-  }
-  if (auto s = p.server.listen(config_.server.listen); !s) {
-    log_.error("listen_failed", {{"error", s.error().message}});
+  auto listeners = http::Listeners::open(config_.server.listen, n, config_.server.unix_socket_mode);
+  if (!listeners) {
+    log_.error("listen_failed", {{"error", listeners.error().message}});
     return 1;
   }
-  for (const auto& address : p.server.bound())
+  p.listeners = std::move(*listeners);
+
+  auto settings = service::ServiceSettings::from(config_, tiers_.tiers);
+  if (const auto& reason = settings->admin_disabled_reason; !reason.empty()) {
+    log_.warn("admin_api_disabled", {{"reason", reason}});
+  }
+  p.backend = p.make_backend(config_, tiers_);
+  tiers_ = {};  // the backend has what it needs
+  for (int i = 0; i < n; ++i)
+    p.shared.worker_ready.push_back(std::make_unique<std::atomic<bool>>(false));
+  for (int i = 0; i < n; ++i) {
+    p.workers.push_back(std::make_unique<Worker>(i, p.shared, *p.backend, config_, settings));
+    auto sockets = p.listeners.take(i);
+    core::Status s = sockets ? p.workers.back()->serve(std::move(*sockets)) : sockets.error();
+    if (!s) {
+      log_.error("listen_failed", {{"error", s.error().message}});
+      return 1;
+    }
+  }
+  p.listeners.release();  // every worker has its own descriptors now
+  for (const auto& address : p.listeners.bound())
     log_.info("listening", {{"address", address}});
 
   for (auto* sig : {&p.sigterm, &p.sigint, &p.sighup}) {
@@ -181,25 +179,28 @@ int Daemon::run() {
   p.sweep.data = this;
   uv_timer_start(
       &p.sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->parts_->backend->sweep(); },
-      kStoreSweepMs, kStoreSweepMs);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&p.sweep));
+      kSharedSweepMs, kSharedSweepMs);
   uv_timer_init(&loop_, &p.drain_deadline);
   p.drain_deadline.data = this;
 
-  p.backend->start([this] { parts_->health.refresh(); });
-  if (p.backend->not_ready().empty()) p.health.refresh();  // else once the store is up
-  log_.info("ready", {{"addresses", static_cast<std::int64_t>(p.server.bound().size())}});
+  for (auto& w : p.workers)
+    w->start();
+  log_.info("ready",
+            {{"addresses", static_cast<std::int64_t>(p.listeners.bound().size())}, {"workers", n}});
   if (isatty(STDERR_FILENO) != 0) {
     std::string where;
-    for (const auto& a : p.server.bound())
+    for (const auto& a : p.listeners.bound())
       where += (where.empty() ? "" : ", ") + a;
-    std::fprintf(stderr,
-                 "\nrld is listening on %s\ntry: curl -i -H 'X-API-Key: demo_free_key_123' "
-                 "http://%s/test\n\n",
-                 where.c_str(),
-                 p.server.bound().empty() ? "127.0.0.1:8000" : p.server.bound().front().c_str());
+    std::fprintf(
+        stderr,
+        "\nrld is listening on %s\ntry: curl -i -H 'X-API-Key: demo_free_key_123' "
+        "http://%s/test\n\n",
+        where.c_str(),
+        p.listeners.bound().empty() ? "127.0.0.1:8000" : p.listeners.bound().front().c_str());
   }
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_run(&loop_, UV_RUN_DEFAULT);  // until finish_shutdown() closed the main loop's handles
+  for (auto& w : p.workers)
+    w->join();
   log_.info("stopped", {});
   return 0;
 }
@@ -210,38 +211,59 @@ void Daemon::on_signal(uv_signal_t* handle, int signum) {
   d->begin_shutdown(signum);
 }
 
+void Daemon::close_connections() {
+  for (auto& w : parts_->workers) {
+    Worker* worker = w.get();
+    worker->post([worker] { worker->close_connections(); });
+  }
+}
+
 void Daemon::begin_shutdown(int signum) {
   Parts& p = *parts_;
   if (draining_) {
     log_.warn("shutdown_forced", {{"signal", signum}});
-    p.server.close_all();
+    close_connections();
     return;
   }
   draining_ = true;
-  log_.info("shutdown", {{"signal", signum},
-                         {"connections", static_cast<std::int64_t>(p.server.connection_count())}});
+  p.shared.draining.store(true, std::memory_order_relaxed);
+  p.listeners.unlink_paths();  // no new client finds the Unix socket
+  log_.info("shutdown",
+            {{"signal", signum}, {"connections", p.shared.server_metrics.open.value()}});
   uv_timer_start(
       &p.drain_deadline,
       [](uv_timer_t* t) {
         auto* d = static_cast<Daemon*>(t->data);
-        d->log_.warn(
-            "drain_timeout",
-            {{"connections", static_cast<std::int64_t>(d->parts_->server.connection_count())}});
-        d->parts_->server.close_all();
+        d->log_.warn("drain_timeout",
+                     {{"connections", d->parts_->shared.server_metrics.open.value()}});
+        d->close_connections();
       },
       static_cast<std::uint64_t>(config_.server.drain_timeout.count()), 0);
-  p.server.drain([this] { finish_shutdown(); });
+  for (auto& w : p.workers) {
+    Worker* worker = w.get();
+    worker->post([this, worker] {
+      worker->drain([this] { parts_->mailbox.post([this] { on_worker_drained(); }); });
+    });
+  }
+}
+
+void Daemon::on_worker_drained() {
+  if (++workers_drained_ == static_cast<int>(parts_->workers.size())) finish_shutdown();
 }
 
 void Daemon::finish_shutdown() {
   Parts& p = *parts_;
+  for (auto& w : p.workers) {
+    Worker* worker = w.get();
+    worker->post([worker] { worker->finish(); });
+  }
   for (auto* h :
        {reinterpret_cast<uv_handle_t*>(&p.sigterm), reinterpret_cast<uv_handle_t*>(&p.sigint),
         reinterpret_cast<uv_handle_t*>(&p.sighup), reinterpret_cast<uv_handle_t*>(&p.sweep),
         reinterpret_cast<uv_handle_t*>(&p.drain_deadline)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
-  p.backend->close([] {});  // the loop ends once the store's connections are closed too
+  p.mailbox.close();  // the main loop ends; run() then waits for the workers' threads
 }
 
 void Daemon::reload() {
@@ -254,9 +276,9 @@ void Daemon::reload() {
     s = core::make_error(core::Errc::internal, e.what());
   }
   if (s) {
-    p.reloads_ok.inc();
+    p.reloads_ok->inc();
   } else {
-    p.reloads_failed.inc();
+    p.reloads_failed->inc();
     log_.error("reload_failed", {{"error", s.error().message}, {"kept", "running configuration"}});
   }
 }
@@ -277,9 +299,14 @@ core::Status Daemon::apply_reload() {
   if (!settings->admin_disabled_reason.empty()) {
     log_.warn("admin_api_disabled", {{"reason", settings->admin_disabled_reason}});
   }
-  p.decisions.set_settings(std::move(settings));
-  p.server.set_options(server_options(*fresh));
-  p.health.set_cache(fresh->health.cache);
+  const http::ServerOptions options = server_options(*fresh);
+  const core::Seconds health_cache = fresh->health.cache;
+  for (auto& w : p.workers) {
+    Worker* worker = w.get();
+    worker->post([worker, settings, options, health_cache] {
+      worker->apply(settings, options, health_cache);
+    });
+  }
   log_.set_level(fresh->log.level);
   config_ = std::move(*fresh);
   log_.info("config_reloaded", {{"tiers", static_cast<std::int64_t>(tiers->tiers.size())},

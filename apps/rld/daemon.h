@@ -1,11 +1,13 @@
-// Daemon: rld's wiring — the one place that picks implementations (memory store today) and
-// connects config, store, service, HTTP server, signals and timers on one libuv loop.
-// SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config and tier file, keeping the running
-// ones if the new ones are bad.
+// Daemon: rld's wiring — the one place that picks implementations — and its main thread: the
+// listening sockets, the shared backend, `server.workers` Workers (one loop and thread each),
+// signals and the process-wide timers on a loop of its own. SIGTERM/SIGINT drain every worker
+// and exit 0; SIGHUP reloads the config and tier file for all of them, keeping the running ones
+// if the new ones are bad.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <uv.h>
 
@@ -37,15 +39,18 @@ class Daemon {
   void reload();
   core::Status apply_reload();  // all or nothing
   void begin_shutdown(int signum);
+  void on_worker_drained();
   void finish_shutdown();
-  std::string not_ready() const;
+  void close_connections();
 
   Startup startup_;
   config::DaemonConfig config_;
+  config::TierFile tiers_;  // until the workers are made
   obs::Logger& log_;
   uv_loop_t loop_{};
   std::unique_ptr<Parts> parts_;
   bool draining_ = false;
+  int workers_drained_ = 0;
 };
 
 // Reads the tier file the config names (none → empty). A missing file is an error only when the

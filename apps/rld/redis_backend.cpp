@@ -1,7 +1,12 @@
-// The Redis backend: a shared store for any number of rld instances. Wires the Redis client,
-// the events subscriber, the circuit breaker, RedisStore and RedisDirectory (with a local
-// MemoryStore for the `local` failure policy), bootstraps an empty Redis from the tier file,
-// and keeps this instance's heartbeat key alive.
+// The Redis backend: a shared store for any number of rld instances. Each worker wires its own
+// Redis client, events subscriber, circuit breaker, RedisStore and RedisDirectory; the process
+// shares the local MemoryStore of the `local` failure policy (so fallback limits are exact
+// across workers) and the tier file, which bootstraps an empty Redis. Worker 0 keeps this
+// instance's heartbeat key alive.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <mutex>
 #include <unistd.h>
 
 #include "apps/rld/backend.h"
@@ -38,57 +43,119 @@ std::string instance_id() {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
-class RedisBackend final : public Backend {
+// What the workers share: the fallback store, the tier file, and each worker's breaker state.
+class SharedRedis final : public SharedBackend {
  public:
-  explicit RedisBackend(const BackendContext& c)
-      : loop_(c.loop),
+  explicit SharedRedis(const BackendContext& c)
+      : config_(c.config),
         clock_(c.clock),
         log_(c.log),
-        keys_(c.config.redis.prefix),
-        tiers_(c.tiers),
+        metrics_(c.metrics),
         decisions_(c.decisions),
         listeners_(c.listeners),
         id_(instance_id()),
         started_(std::to_string(core::to_unix_ms(c.clock.now()))),
         local_(c.clock, c.config.security.max_tracked_clients),
         file_directory_(c.clock),
+        tiers_(c.tiers),
         client_metrics_(c.metrics),
         store_metrics_(c.metrics),
         transitions_(c.metrics.counter("rl_redis_breaker_transitions_total",
-                                       "Changes of the Redis circuit breaker's state.")),
-        breaker_(
-            c.clock,
-            breaker::Options{c.config.redis.breaker_failures, c.config.redis.breaker_cooldown, 1},
-            [this](breaker::State from, breaker::State to) { on_breaker(from, to); }),
-        client_(c.loop, connection_options(c.config.redis), c.config.redis.connections, c.log,
-                client_metrics_),
-        store_(client_, keys_, c.clock, breaker_, local_, c.log, store_metrics_,
-               store::RedisStoreOptions{c.config.redis.on_failure, c.config.redis.cache_size}),
-        directory_(client_, keys_, c.clock, breaker_, c.log,
-                   store::RedisDirectoryOptions{c.config.redis.cache_ttl, core::Seconds{5},
-                                                c.config.redis.cache_size},
-                   &file_directory_),
-        subscriber_(
-            c.loop, subscriber_options(c.config.redis), keys_.events(), c.log,
-            [this](std::string_view message) { on_message(message); }, [this] { on_resync(); }) {
+                                       "Changes of the Redis circuit breaker's state.")) {
     if (auto s = file_directory_.load(tiers_); !s) {
       c.log.error("tiers_load_failed", {{"error", s.error().message}});
     }
+    for (auto& b : breakers_)
+      b.store(0, std::memory_order_relaxed);
     c.metrics.gauge_fn("rl_redis_breaker_state",
-                       "Redis circuit breaker: 0 closed, 1 half-open, 2 open.", {}, [this] {
-                         switch (breaker_.state()) {
-                           case breaker::State::closed:
-                             return 0.0;
-                           case breaker::State::half_open:
-                             return 1.0;
-                           case breaker::State::open:
-                             return 2.0;
-                         }
-                         return 0.0;
+                       "Redis circuit breaker, the worst over the workers: 0 closed, 1 "
+                       "half-open, 2 open.",
+                       {}, [this] {
+                         int worst = 0;
+                         for (const auto& b : breakers_)
+                           worst = std::max(worst, b.load(std::memory_order_relaxed));
+                         return static_cast<double>(worst);
                        });
     c.metrics.gauge_fn("rl_store_counters", "Rate counters held in this process (fallback).", {},
                        [this] { return static_cast<double>(local_.counter_count()); });
   }
+
+  std::unique_ptr<Backend> make_worker(const WorkerContext& context) override;
+
+  core::Status apply_tiers(const config::TierFile& tiers) override {
+    if (auto s = file_directory_.load(tiers); !s) return s;
+    {
+      std::lock_guard lock(mutex_);
+      tiers_ = tiers;  // bootstraps an empty Redis; Redis itself is changed with rlctl
+    }
+    log_.info("tier_file_not_applied",
+              {{"note",
+                "with the redis store the tier file only seeds an empty Redis; use rlctl "
+                "or the admin API to change tiers, users and keys"}});
+    return {};
+  }
+
+  void sweep() override { local_.sweep(); }
+
+  config::TierFile tiers() const {
+    std::lock_guard lock(mutex_);
+    return tiers_;
+  }
+  void set_breaker(int worker, breaker::State state) {
+    const int level = state == breaker::State::open        ? 2
+                      : state == breaker::State::half_open ? 1
+                                                           : 0;
+    breakers_[static_cast<std::size_t>(worker) % breakers_.size()].store(level,
+                                                                         std::memory_order_relaxed);
+  }
+
+  const config::DaemonConfig config_;
+  const core::Clock& clock_;
+  obs::Logger& log_;
+  obs::Registry& metrics_;
+  std::function<std::uint64_t()> decisions_;
+  std::function<std::string()> listeners_;
+  const std::string id_;
+  const std::string started_;
+  store::MemoryStore local_;
+  store::MemoryDirectory file_directory_;  // the tier file: who is who while Redis is away
+
+ private:
+  mutable std::mutex mutex_;
+  config::TierFile tiers_;
+
+ public:
+  redis::ClientMetrics client_metrics_;
+  store::RedisStoreMetrics store_metrics_;
+  obs::Counter& transitions_;
+  std::array<std::atomic<int>, config::kMaxWorkers> breakers_{};
+};
+
+class RedisBackend final : public Backend {
+ public:
+  RedisBackend(SharedRedis& shared, const WorkerContext& w)
+      : shared_(shared),
+        loop_(w.loop),
+        index_(w.index),
+        log_(shared.log_),
+        keys_(shared.config_.redis.prefix),
+        breaker_(shared.clock_,
+                 breaker::Options{shared.config_.redis.breaker_failures,
+                                  shared.config_.redis.breaker_cooldown, 1},
+                 [this](breaker::State from, breaker::State to) { on_breaker(from, to); }),
+        client_(w.loop, connection_options(shared.config_.redis), shared.config_.redis.connections,
+                shared.log_, shared.client_metrics_),
+        store_(client_, keys_, shared.clock_, breaker_, shared.local_, shared.log_,
+               shared.store_metrics_,
+               store::RedisStoreOptions{shared.config_.redis.on_failure,
+                                        shared.config_.redis.cache_size}),
+        directory_(client_, keys_, shared.clock_, breaker_, shared.log_,
+                   store::RedisDirectoryOptions{shared.config_.redis.cache_ttl, core::Seconds{5},
+                                                shared.config_.redis.cache_size},
+                   &shared.file_directory_),
+        subscriber_(
+            w.loop, subscriber_options(shared.config_.redis), keys_.events(), shared.log_,
+            [this](std::string_view message) { on_message(message); }, [this] { on_resync(); }) {}
 
   store::Store& store() override { return store_; }
   store::Directory& directory() override { return directory_; }
@@ -129,18 +196,7 @@ class RedisBackend final : public Backend {
     return "";
   }
 
-  core::Status apply_tiers(const config::TierFile& tiers) override {
-    if (auto s = file_directory_.load(tiers); !s) return s;
-    tiers_ = tiers;  // bootstraps an empty Redis; Redis itself is changed with rlctl
-    log_.info("tier_file_not_applied",
-              {{"note",
-                "with the redis store the tier file only seeds an empty Redis; use rlctl "
-                "or the admin API to change tiers, users and keys"}});
-    return {};
-  }
-
   void sweep() override {
-    local_.sweep();
     store_.sweep();
     directory_.sweep();
   }
@@ -150,15 +206,18 @@ class RedisBackend final : public Backend {
     for (uv_timer_t* t : {&heartbeat_, &resync_, &probe_}) {
       if (t->data != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);  // started
     }
-    // Leave the instance list at once rather than by TTL; then close everything.
-    client_.command({"DEL", keys_.instance(id_)}, [this](core::Result<redis::ReplyPtr>) {
+    const auto close_all = [this] {
       pending_closes_ = 2;
       const auto one = [this] {
         if (--pending_closes_ == 0 && closed_) closed_();
       };
       client_.close(one);
       subscriber_.close(one);
-    });
+    };
+    if (index_ != 0) return close_all();
+    // Leave the instance list at once rather than by TTL; then close everything.
+    client_.command({"DEL", keys_.instance(shared_.id_)},
+                    [close_all](core::Result<redis::ReplyPtr>) { close_all(); });
   }
 
  private:
@@ -171,7 +230,7 @@ class RedisBackend final : public Backend {
   void bootstrap() {
     if (bootstrapping_) return;
     bootstrapping_ = true;
-    directory_.bootstrap(tiers_, [this](core::Status s) {
+    directory_.bootstrap(shared_.tiers(), [this](core::Status s) {
       bootstrapping_ = false;
       if (!s) {
         log_.warn("redis_bootstrap_failed", {{"error", s.error().message}});
@@ -201,13 +260,14 @@ class RedisBackend final : public Backend {
       if (client_.ready()) bootstrap();
       return;
     }
-    const std::string key = keys_.instance(id_);
-    client_.batch({{"HSET", key, "version", core::kVersion, "started", started_, "listeners",
-                    listeners_ ? listeners_() : "", "decisions",
-                    std::to_string(decisions_ ? decisions_() : 0)},
+    subscriber_.ping();
+    if (index_ != 0) return;  // one heartbeat per instance, not per worker
+    const std::string key = keys_.instance(shared_.id_);
+    client_.batch({{"HSET", key, "version", core::kVersion, "started", shared_.started_,
+                    "listeners", shared_.listeners_ ? shared_.listeners_() : "", "decisions",
+                    std::to_string(shared_.decisions_ ? shared_.decisions_() : 0)},
                    {"PEXPIRE", key, std::to_string(kHeartbeatTtlMs)}},
                   [](auto) {});
-    subscriber_.ping();
   }
 
   void on_message(std::string_view message) {
@@ -223,7 +283,8 @@ class RedisBackend final : public Backend {
   }
 
   void on_breaker(breaker::State from, breaker::State to) {
-    transitions_.inc();
+    shared_.transitions_.inc();
+    shared_.set_breaker(index_, to);
     const auto level = to == breaker::State::open ? obs::LogLevel::warn : obs::LogLevel::info;
     log_.log(level, "redis_breaker",
              {{"from", breaker::to_string(from)}, {"to", breaker::to_string(to)}});
@@ -232,20 +293,11 @@ class RedisBackend final : public Backend {
     if (to == breaker::State::closed && bootstrapped_) store_.resync_blocks();
   }
 
+  SharedRedis& shared_;
   uv_loop_t* loop_;
-  const core::Clock& clock_;
+  int index_;
   obs::Logger& log_;
   store::KeySpace keys_;
-  config::TierFile tiers_;
-  std::function<std::uint64_t()> decisions_;
-  std::function<std::string()> listeners_;
-  std::string id_;
-  std::string started_;
-  store::MemoryStore local_;
-  store::MemoryDirectory file_directory_;  // the tier file: who is who while Redis is away
-  redis::ClientMetrics client_metrics_;
-  store::RedisStoreMetrics store_metrics_;
-  obs::Counter& transitions_;
   breaker::CircuitBreaker breaker_;
   redis::Client client_;
   store::RedisStore store_;
@@ -263,8 +315,12 @@ class RedisBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_redis_backend(const BackendContext& context) {
-  return std::make_unique<RedisBackend>(context);
+std::unique_ptr<Backend> SharedRedis::make_worker(const WorkerContext& context) {
+  return std::make_unique<RedisBackend>(*this, context);
+}
+
+std::unique_ptr<SharedBackend> make_redis_backend(const BackendContext& context) {
+  return std::make_unique<SharedRedis>(context);
 }
 
 }  // namespace rl::rld

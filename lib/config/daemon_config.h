@@ -24,10 +24,12 @@ using FailurePolicy = policy::FailurePolicy;
 
 std::string_view to_string(StoreKind kind);
 
+inline constexpr int kMaxWorkers = 256;
+
 struct ServerConfig {
   std::vector<ListenAddress> listen = {
       ListenAddress{ListenAddress::Kind::tcp, "127.0.0.1", 8000, ""}};
-  int workers = 1;
+  int workers = 0;  // event-loop threads; 0: one per core (resolved by rld at start)
   std::size_t max_connections = 10000;
   core::Millis drain_timeout{10000};
   std::uint32_t unix_socket_mode = 0660;

@@ -2,7 +2,9 @@
 // that need the whole configuration.
 #include "config/loader.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "config/internal.h"
 #include "config/redis_url.h"
@@ -67,9 +69,9 @@ void apply_overrides(const Overrides& o, DaemonConfig& c, std::vector<std::strin
 
 void validate(const DaemonConfig& c, std::vector<std::string>& problems) {
   const std::string where = c.source.empty() ? "configuration" : c.source;
-  if (c.server.workers != 1) {
-    problems.push_back(where + ": server.workers: expected 1 (several workers per process are " +
-                       "not supported yet), got " + std::to_string(c.server.workers));
+  if (c.server.workers < 0 || c.server.workers > kMaxWorkers) {
+    problems.push_back(where + ": server.workers: expected 0 (one per core) to " +
+                       std::to_string(kMaxWorkers) + ", got " + std::to_string(c.server.workers));
   }
   for (std::size_t i = 0; i < c.server.listen.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -109,6 +111,10 @@ core::Result<DaemonConfig> load_daemon_config(const std::string& path, const Env
   apply_overrides(overrides, config, problems);
   if (overrides.redis_url) apply_redis_password(env, config.redis, true);
   validate(config, problems);
+  if (config.server.workers == 0) {
+    const unsigned cores = std::thread::hardware_concurrency();  // 0 when unknown
+    config.server.workers = static_cast<int>(std::clamp(cores, 1U, unsigned{kMaxWorkers}));
+  }
   if (problems.empty()) return config;
   return problems_error(problems);
 }

@@ -28,7 +28,7 @@ void read_server(TomlReader r, ServerConfig& s) {
       r.invalid("listen", message.substr(2));  // drop ": "
   }
   std::int64_t workers = s.workers;
-  r.integer("workers", workers, 1, 256);
+  r.integer("workers", workers, 0, kMaxWorkers);
   s.workers = static_cast<int>(workers);
   r.size("max_connections", s.max_connections, 1, 1'000'000);
   r.millis("drain_timeout_ms", s.drain_timeout, 0, 600'000);

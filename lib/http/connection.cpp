@@ -59,7 +59,9 @@ bool Connection::idle() const {
 void Connection::account() {
   const std::size_t now = out_.size() + writing_.size();
   server_.buffered_output_ = server_.buffered_output_ + now - accounted_;
-  server_.metrics_.buffered.set(static_cast<std::int64_t>(server_.buffered_output_));
+  // A delta, not a set: the gauge is the sum over every worker's server.
+  server_.metrics_.buffered.add(static_cast<std::int64_t>(now) -
+                                static_cast<std::int64_t>(accounted_));
   accounted_ = now;
 }
 
@@ -133,6 +135,7 @@ void Connection::process(const char* data, std::size_t len) {
 
 void Connection::dispatch() {
   server_.metrics_.requests.inc();
+  server_.metrics_.worker_requests.inc();
   const Request& request = parser_.request();
   const bool keep_alive = request.keep_alive && !server_.draining_ && !peer_eof_;
   const auto now = server_.clock_.now();

@@ -18,31 +18,6 @@ namespace {
 constexpr int kBacklog = 511;
 constexpr std::uint64_t kSweepMs = 250;
 
-core::Error listen_error(const config::ListenAddress& a, std::string_view what, int uv_err) {
-  return core::make_error(core::Errc::io, "cannot listen on " + a.to_string() + ": " +
-                                              std::string(what) + ": " + uv_strerror(uv_err));
-}
-
-// A Unix socket path left behind by a process that is gone is removed; one that a live process
-// listens on, or a file that is not a socket, is left alone and reported.
-core::Status clear_stale_socket(const std::string& path) {
-  struct stat st {};
-  if (lstat(path.c_str(), &st) != 0) return {};
-  if (!S_ISSOCK(st.st_mode)) {
-    return core::make_error(core::Errc::conflict, path + " exists and is not a socket");
-  }
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return core::make_error(core::Errc::io, "socket(): " + std::string(strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  const bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  if (live) return core::make_error(core::Errc::conflict, "another process listens on " + path);
-  unlink(path.c_str());
-  return {};
-}
-
 Peer peer_of(uv_tcp_t* tcp) {
   sockaddr_storage ss{};
   int len = sizeof ss;
@@ -67,7 +42,6 @@ Peer peer_of(uv_tcp_t* tcp) {
 struct Server::Listener {
   Server* server = nullptr;
   bool unix_socket = false;
-  std::string path;  // Unix socket file, removed on close
   union {
     uv_handle_t handle;
     uv_stream_t stream;
@@ -77,12 +51,11 @@ struct Server::Listener {
 
   // Closes the handle; the Listener deletes itself when libuv is done with it.
   void close() {
-    if (!path.empty()) unlink(path.c_str());
     uv_close(&h.handle, [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
   }
 };
 
-ServerMetrics::ServerMetrics(obs::Registry& r)
+ServerMetrics::ServerMetrics(obs::Registry& r, std::string_view worker)
     : open(r.gauge("rl_http_connections_open", "HTTP connections currently open.")),
       accepted(r.counter("rl_http_connections_total", "HTTP connections accepted.")),
       rejected(r.counter("rl_http_connections_rejected_total",
@@ -93,6 +66,8 @@ ServerMetrics::ServerMetrics(obs::Registry& r)
                                 "Malformed or over-limit requests answered with an error and a "
                                 "close.")),
       requests(r.counter("rl_http_requests_total", "HTTP requests parsed.")),
+      worker_requests(r.counter("rl_http_worker_requests_total",
+                                "HTTP requests parsed, by worker thread.", {{"worker", worker}})),
       buffered(r.gauge("rl_http_buffered_bytes",
                        "Response bytes waiting for clients to read them, all connections.")) {}
 
@@ -134,74 +109,52 @@ Server::~Server() {
 }
 
 core::Status Server::listen(const std::vector<config::ListenAddress>& addresses) {
-  for (const auto& a : addresses) {
-    core::Status s =
-        a.kind == config::ListenAddress::Kind::unix_socket ? listen_unix(a) : listen_tcp(a);
-    if (!s) {
-      for (Listener* l : listeners_)
-        l->close();
-      listeners_.clear();
-      bound_.clear();
-      return s;
+  auto listeners = Listeners::open(addresses, 1, options_.unix_socket_mode);
+  if (!listeners) return listeners.error();
+  auto sockets = listeners->take(0);
+  if (!sockets) return sockets.error();
+  listeners->release();  // the server has its own duplicates of the Unix sockets
+  if (auto s = adopt(std::move(*sockets)); !s) return s;
+  bound_ = listeners->bound();
+  own_ = std::make_unique<Listeners>(std::move(*listeners));
+  return {};
+}
+
+core::Status Server::adopt(std::vector<ListenSocket> sockets) {
+  core::Status status;
+  for (const ListenSocket& s : sockets) {
+    if (!status) {  // an earlier one failed: the rest are closed, not served
+      ::close(s.fd);
+      continue;
     }
+    auto* l = new Listener{};
+    l->server = this;
+    l->unix_socket = s.unix_socket;
+    l->h.handle.data = l;
+    int r = 0;
+    if (s.unix_socket) {
+      uv_pipe_init(loop_, &l->h.pipe, 0);
+      r = uv_pipe_open(&l->h.pipe, s.fd);
+    } else {
+      uv_tcp_init(loop_, &l->h.tcp);
+      r = uv_tcp_open(&l->h.tcp, s.fd);
+    }
+    if (r != 0) ::close(s.fd);  // not taken over by the handle
+    if (r == 0) r = uv_listen(&l->h.stream, kBacklog, on_connection);
+    if (r != 0) {
+      l->close();
+      status = core::make_error(core::Errc::io,
+                                std::string("cannot serve a listening socket: ") + uv_strerror(r));
+      continue;
+    }
+    listeners_.push_back(l);
   }
-  return {};
-}
-
-core::Status Server::listen_tcp(const config::ListenAddress& a) {
-  sockaddr_storage ss{};
-  const bool v6 = a.host.find(':') != std::string::npos;
-  int r = v6 ? uv_ip6_addr(a.host.c_str(), a.port, reinterpret_cast<sockaddr_in6*>(&ss))
-             : uv_ip4_addr(a.host.c_str(), a.port, reinterpret_cast<sockaddr_in*>(&ss));
-  if (r != 0) return listen_error(a, "bad address", r);
-  auto* l = new Listener{};
-  l->server = this;
-  uv_tcp_init(loop_, &l->h.tcp);
-  l->h.handle.data = l;
-  r = uv_tcp_bind(&l->h.tcp, reinterpret_cast<const sockaddr*>(&ss), 0);
-  if (r == 0) r = uv_listen(&l->h.stream, kBacklog, on_connection);
-  if (r != 0) {
-    l->close();
-    return listen_error(a, "bind/listen", r);
+  if (!status) {
+    for (Listener* l : listeners_)
+      l->close();
+    listeners_.clear();
   }
-  int len = sizeof ss;
-  uv_tcp_getsockname(&l->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len);
-  const int port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  listeners_.push_back(l);
-  config::ListenAddress actual = a;
-  actual.port = static_cast<std::uint16_t>(port);
-  bound_.push_back(actual.to_string());
-  return {};
-}
-
-core::Status Server::listen_unix(const config::ListenAddress& a) {
-  if (auto s = clear_stale_socket(a.path); !s) {
-    return core::make_error(s.error().code,
-                            "cannot listen on " + a.to_string() + ": " + s.error().message);
-  }
-  auto* l = new Listener{};
-  l->server = this;
-  l->unix_socket = true;
-  uv_pipe_init(loop_, &l->h.pipe, 0);
-  l->h.handle.data = l;
-  // Bind under a umask that already yields the configured mode: no moment at which any local
-  // user could connect (a Unix-socket client is trusted with X-Forwarded-For).
-  const mode_t old_mask = umask(static_cast<mode_t>(0777 & ~options_.unix_socket_mode));
-  int r = uv_pipe_bind(&l->h.pipe, a.path.c_str());
-  umask(old_mask);
-  if (r == 0) {
-    l->path = a.path;
-    if (chmod(a.path.c_str(), options_.unix_socket_mode) != 0) r = uv_translate_sys_error(errno);
-  }
-  if (r == 0) r = uv_listen(&l->h.stream, kBacklog, on_connection);
-  if (r != 0) {
-    l->close();
-    return listen_error(a, "bind/listen", r);
-  }
-  listeners_.push_back(l);
-  bound_.push_back(a.to_string());
-  return {};
+  return status;
 }
 
 void Server::on_connection(uv_stream_t* stream, int status) {
@@ -229,7 +182,10 @@ void Server::accept(Listener& listener) {
     return;
   }
   metrics_.accepted.inc();
-  if (connection_count_ > options_.max_connections || draining_) {
+  // The open-connections gauge counts every worker's connections (the workers' servers share
+  // one registry), so max_connections caps the process, not each worker.
+  const auto open = static_cast<std::size_t>(std::max<std::int64_t>(metrics_.open.value(), 0));
+  if (std::max(open, connection_count_) > options_.max_connections || draining_) {
     metrics_.rejected.inc();
     c->close();
     return;
@@ -275,6 +231,7 @@ void Server::drain(std::function<void()> drained) {
   for (Listener* l : listeners_)
     l->close();
   listeners_.clear();
+  if (own_) own_->unlink_paths();
   for (Connection* c = connections_; c != nullptr; c = c->next)
     c->drain();
   check_drained();

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "http/handler.h"
+#include "http/listeners.h"
 #include "http/parser.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
@@ -35,14 +36,17 @@ struct ServerOptions {
   std::size_t max_buffered_output = 64 * 1024 * 1024;
 };
 
+// Every series is process-wide (the registry hands each worker the same one) except
+// worker_requests, labelled with the worker's index to show how the load spreads.
 struct ServerMetrics {
-  explicit ServerMetrics(obs::Registry& registry);
+  explicit ServerMetrics(obs::Registry& registry, std::string_view worker = "0");
   obs::Gauge& open;
   obs::Counter& accepted;
   obs::Counter& rejected;
   obs::Counter& timeouts;
   obs::Counter& protocol_errors;
   obs::Counter& requests;
+  obs::Counter& worker_requests;
   obs::Gauge& buffered;
 };
 
@@ -58,7 +62,10 @@ class Server {
 
   // Binds and listens on every address; on failure nothing is left listening.
   core::Status listen(const std::vector<config::ListenAddress>& addresses);
-  // The addresses actually bound (port 0 resolved), in the order given.
+  // Serves sockets listened on elsewhere (Listeners, shared by several workers' servers); takes
+  // them over, closing them on failure.
+  core::Status adopt(std::vector<ListenSocket> sockets);
+  // The addresses listen() bound (port 0 resolved), in the order given.
   const std::vector<std::string>& bound() const { return bound_; }
 
   // New timeouts apply to every connection; new parser limits to connections accepted from now
@@ -75,8 +82,6 @@ class Server {
   friend class Connection;
   struct Listener;
 
-  core::Status listen_tcp(const config::ListenAddress& address);
-  core::Status listen_unix(const config::ListenAddress& address);
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
   static void on_reap(uv_check_t* check);
@@ -94,6 +99,7 @@ class Server {
   ServerOptions options_;
   std::vector<Listener*> listeners_;  // each deletes itself once closed
   std::vector<std::string> bound_;
+  std::unique_ptr<Listeners> own_;     // what listen() opened (Unix socket files to remove)
   Connection* connections_ = nullptr;  // intrusive list
   std::size_t connection_count_ = 0;
   uv_timer_t* sweep_timer_;  // deleted by its close callback

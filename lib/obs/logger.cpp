@@ -35,6 +35,7 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
 }
 
 void StderrSink::write(std::string_view line) {
+  std::lock_guard lock(mutex_);  // several workers log: lines never interleave
   while (!line.empty()) {
     const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
     if (n < 0 && errno == EINTR) continue;

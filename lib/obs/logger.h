@@ -31,6 +31,9 @@ class LogSink {
 class StderrSink final : public LogSink {
  public:
   void write(std::string_view line) override;
+
+ private:
+  std::mutex mutex_;
 };
 
 // Keeps lines in memory, for tests.

@@ -108,7 +108,11 @@ void Registry::gauge_fn(std::string_view name, std::string_view help, Labels lab
                         std::function<double()> read) {
   std::lock_guard lock(mutex_);
   Family& f = family(name, help, Type::gauge);
-  f.series.push_back(Series{render_labels(labels), nullptr, nullptr, nullptr, std::move(read)});
+  std::string rendered = render_labels(labels);
+  for (const auto& s : f.series) {
+    if (s.labels == rendered) return;  // the first registration stays
+  }
+  f.series.push_back(Series{std::move(rendered), nullptr, nullptr, nullptr, std::move(read)});
 }
 
 Histogram& Registry::histogram(std::string_view name, std::string_view help,

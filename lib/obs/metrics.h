@@ -67,7 +67,8 @@ class Registry {
  public:
   Counter& counter(std::string_view name, std::string_view help, Labels labels = {});
   Gauge& gauge(std::string_view name, std::string_view help, Labels labels = {});
-  // A gauge whose value is read when scraped.
+  // A gauge whose value is read when scraped. Several workers register the same series: the
+  // first registration is kept, the others are ignored (`read` must outlive the registry's use).
   void gauge_fn(std::string_view name, std::string_view help, Labels labels,
                 std::function<double()> read);
   Histogram& histogram(std::string_view name, std::string_view help, std::vector<double> bounds,

@@ -4,12 +4,15 @@
 namespace rl::service {
 
 HealthService::HealthService(store::Directory& directory, const core::Clock& clock,
-                             obs::Logger& log, obs::Registry& metrics, core::Seconds cache)
+                             obs::Logger& log, obs::Registry& metrics, core::Seconds cache,
+                             bool reports)
     : directory_(directory),
       clock_(clock),
       log_(log),
       changes_(metrics.counter("rl_health_changes_total", "Changes of the system health state.")),
-      cache_(cache) {
+      cache_(cache),
+      reports_(reports) {
+  if (!reports_) return;
   metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {},
                    [this] { return cached_.state == policy::HealthState::degraded ? 1.0 : 0.0; });
 }
@@ -17,7 +20,7 @@ HealthService::HealthService(store::Directory& directory, const core::Clock& clo
 policy::HealthState HealthService::current() {
   const core::WallTime now = clock_.now();
   if (cached_.expires_at && *cached_.expires_at <= now) {
-    if (cached_.state != policy::HealthState::normal) {
+    if (cached_.state != policy::HealthState::normal && reports_) {
       changes_.inc();
       log_.info("health_changed", {{"from", to_string(cached_.state)},
                                    {"to", "NORMAL"},
@@ -76,7 +79,7 @@ store::Callback<store::HealthRecord> HealthService::adopt(
 }
 
 void HealthService::apply(const store::HealthRecord& record) {
-  if (record.state != cached_.state) {
+  if (record.state != cached_.state && reports_) {
     changes_.inc();
     std::int64_t ttl = 0;
     if (record.expires_at) {

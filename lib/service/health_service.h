@@ -12,8 +12,10 @@ namespace rl::service {
 
 class HealthService {
  public:
+  // With several workers, each has its own HealthService and only one `reports` changes (log
+  // line, counter, gauge): they all see the same changes.
   HealthService(store::Directory& directory, const core::Clock& clock, obs::Logger& log,
-                obs::Registry& metrics, core::Seconds cache);
+                obs::Registry& metrics, core::Seconds cache, bool reports = true);
 
   policy::HealthState current();
   void get(store::Callback<store::HealthRecord> done);
@@ -33,6 +35,7 @@ class HealthService {
   obs::Logger& log_;
   obs::Counter& changes_;
   core::Seconds cache_;
+  const bool reports_;
   store::HealthRecord cached_;
   core::WallTime fetched_at_{};
   bool refreshing_ = false;

@@ -1,6 +1,6 @@
 """The rld command line (issue 2 §2, DESIGN §8): --version, --help, --check-config on good and
 bad TOML and tier files (every problem at once, file/line/key/expected, never a clear-text
-key), usage errors, unsupported --workers/--store, environment variables and their precedence
+key), usage errors, out-of-range --workers, unsupported --store, environment variables and their precedence
 against the file and the flags, a repeated --listen, and refusals to start."""
 import json
 import os
@@ -259,11 +259,11 @@ def test_named_missing_config_file_is_refused(tmp_path):
 
 # ------------------------------------------------------------------ unsupported values --
 @pytest.mark.parametrize("check", [True, False])
-def test_more_than_one_worker_is_refused(check, tmp_path):
-    args = ["--workers", "2", "--listen", "127.0.0.1:0"] + (["--check-config"] if check else [])
+def test_too_many_workers_are_refused(check, tmp_path):
+    args = ["--workers", "257", "--listen", "127.0.0.1:0"] + (["--check-config"] if check else [])
     r = run_rld(*args, cwd=str(tmp_path))
     assert r.returncode == 1, r
-    assert "workers" in r.stderr and "1" in r.stderr and "support" in r.stderr, r.stderr
+    assert "server.workers: expected 0 (one per core) to 256, got 257" in r.stderr, r.stderr
     if not check:
         events = json_events(r.stderr, "config_invalid")
         assert len(events) == 1 and "workers" in events[0]["error"], r.stderr

@@ -425,7 +425,9 @@ def test_redis_metrics(make_rld, redis):
     assert burst(rld, KEYS["pro"], 10)[0] == [200] * 10
     m = metrics_of(rld)
     assert metric(m, "rl_redis_command_duration_seconds_count") >= before + 10
-    assert metric(m, "rl_redis_connections_ready") == 3
+    # Per worker: redis.connections (2) for commands, one for the events subscription.
+    workers = rld.log_events("start")[0]["workers"]
+    assert metric(m, "rl_redis_connections_ready") == 3 * workers
     assert metric(m, "rl_redis_breaker_state") == 0
     assert metric(m, "rl_redis_errors_total", kind="timeout") == 0
     assert metric(m, "rl_store_fallback_total", policy="local") == 0

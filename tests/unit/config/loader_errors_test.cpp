@@ -43,7 +43,7 @@ TEST_CASE("an unknown key is reported with file, line and dotted key") {
 TEST_CASE("a value of the wrong type is reported with what was expected and what was given") {
   const std::string e = error_of("err_wrong_type.toml");
   CHECK_MESSAGE(has(e, kFixtures + "err_wrong_type.toml:3: server.workers: expected an integer "
-                                   "from 1 to 256, got \"one\""),
+                                   "from 0 to 256, got \"one\""),
                 e);
 }
 
@@ -170,8 +170,16 @@ TEST_CASE("the same listen address twice is refused") {
   CHECK(has(error_of("", {}, o), "server.listen: 127.0.0.1:8000 is listed twice"));
 }
 
-TEST_CASE("more than one worker is refused until it is supported") {
+TEST_CASE("workers: 0 means one per core; out of range is refused") {
   Overrides o;
+  o.workers = 0;
+  auto c = load_daemon_config("", {}, o);
+  REQUIRE(c);
+  CHECK(c->server.workers >= 1);
   o.workers = 4;
-  CHECK(has(error_of("", {}, o), "server.workers: expected 1"));
+  c = load_daemon_config("", {}, o);
+  REQUIRE(c);
+  CHECK(c->server.workers == 4);
+  o.workers = 300;
+  CHECK(has(error_of("", {}, o), "server.workers: expected 0 (one per core) to 256, got 300"));
 }

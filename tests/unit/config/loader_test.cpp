@@ -2,7 +2,9 @@
 // precedence defaults < file < environment < flags, and tiers_file resolution.
 #include "config/loader.h"
 
+#include <algorithm>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -42,7 +44,7 @@ TEST_CASE("with no file the built-in defaults are used") {
   CHECK(c.source.empty());
   REQUIRE(c.server.listen.size() == 1);
   CHECK(c.server.listen[0].to_string() == "127.0.0.1:8000");
-  CHECK(c.server.workers == 1);
+  CHECK(c.server.workers == static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
   CHECK(c.server.max_connections == 10000);
   CHECK(c.server.drain_timeout == Millis{10000});
   CHECK(c.server.unix_socket_mode == 0660);
