@@ -275,10 +275,17 @@ bool HttpApi::read_decide(ApiContext& ctx) {
   DecisionRequest& d = ctx.job.request;
   if (address) {
     // Only a trusted caller may decide on behalf of another address; saying so beats
-    // silently counting every end user's mistakes against the caller's own address.
-    if (!decisions_.settings().trusts(req.peer)) {
+    // silently counting every end user's mistakes against the caller's own address. The
+    // caller is the client the forwarding headers name (d.client), not the proxy that relayed
+    // it: behind a load balancer every end user's request arrives from a trusted peer.
+    const ServiceSettings& s = decisions_.settings();
+    const bool caller_trusted =
+        s.trusts(req.peer) &&
+        (d.client == req.peer.ip || security::any_contains(s.trusted_proxies, d.client));
+    if (!caller_trusted) {
       ctx.fail(403, "ip_not_allowed",
-               "ip: only a trusted caller (trusted_proxies, or the Unix socket) may give it");
+               "ip: only a trusted caller (trusted_proxies, or the Unix socket), not one "
+               "relayed by a proxy, may give it");
       return false;
     }
     d.client = *address;

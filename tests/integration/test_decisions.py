@@ -387,6 +387,23 @@ def test_decide_ip_is_honoured_only_from_trusted_peers(rld):
     assert clients == ["10.2.2.2"], clients
 
 
+def test_decide_ip_is_refused_from_a_client_relayed_by_a_trusted_proxy(make_rld):
+    # Behind a load balancer every request comes from a trusted peer; the caller is the client
+    # its X-Forwarded-For names, and an end user must not decide for (or block) another address.
+    rld = make_rld(settings={"http": {"trusted_proxies": ["127.0.0.1/32"]}})
+    relayed = {"X-Forwarded-For": "198.51.100.7"}
+    for i in range(12):
+        r = decide(rld, {"api_key": "wrong_key_value", "ip": "203.0.113.77"}, headers=relayed)
+        assert r.status == 403 and r.json()["error"]["code"] == "ip_not_allowed", r
+    assert rld.admin("GET", "/admin/blocks").json()["blocks"] == []
+    # The proxy itself (no forwarding header), and a chain of trusted hops, may still.
+    ok = decide(rld, {"api_key": FREE, "ip": "203.0.113.78"}).json()
+    assert ok["allowed"] is True, ok
+    ok = decide(rld, {"api_key": FREE, "ip": "203.0.113.79"},
+                headers={"X-Forwarded-For": "127.0.0.1"}).json()
+    assert ok["allowed"] is True, ok
+
+
 @pytest.mark.parametrize("body,status,code,field", [
     ("{", 400, "invalid_json", None),
     ("not json at all", 400, "invalid_json", None),
