@@ -6,7 +6,7 @@ set -eu
 
 build_pkgs="g++ make cmake ninja-build pkg-config libuv1-dev libhiredis-dev node-llhttp \
 nlohmann-json3-dev libtomlplusplus-dev libcli11-dev doctest-dev libssl-dev"
-test_pkgs="python3 python3-pytest curl redis-server redis-tools"
+test_pkgs="python3 python3-pytest curl redis-server redis-tools haproxy"
 
 case "${1:-test}" in
   build) wanted="$build_pkgs" ;;
