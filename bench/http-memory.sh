@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Throughput and latency of rld's /test on the in-memory store, measured with wrk over
 # keep-alive connections, plus rld's RSS before and after. Everything runs on 127.0.0.1 and
-# stops by itself. Usage: bench/http-memory.sh   (knobs: DURATION=10s CONNS="50" THREADS=2)
+# stops by itself. Usage: bench/http-memory.sh   (knobs: DURATION=10s CONNS="50" THREADS=2
+# WORKERS=1, rld's event loops)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rld=${RLD_BIN:-$root/build/apps/rld/rld}
 duration=${DURATION:-10s}
 conns=${CONNS:-50}
 threads=${THREADS:-2}
+workers=${WORKERS:-1}
 out_dir=$root/bench/results
 mkdir -p "$out_dir"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -25,7 +27,7 @@ cat >"$work/tiers.json" <<'JSON'
  "api_keys": {"bench_key_0000": "bench_user", "demo_free_key_123": "free_user"}}
 JSON
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$rld" --listen "127.0.0.1:$port" --tiers "$work/tiers.json" --log-level warn 2>"$work/rld.log" &
+"$rld" --listen "127.0.0.1:$port" --tiers "$work/tiers.json" --workers "$workers" --log-level warn 2>"$work/rld.log" &
 pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 
@@ -52,7 +54,7 @@ for path_key in "allowed:bench_key_0000" "limited:demo_free_key_123"; do
     p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
     p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
     non2xx=$(awk '/Non-2xx/ {print $5}' "$work/wrk.txt")
-    line="memory store /test $label c=$c t=$threads $duration: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, RSS $(rss) kB"
+    line="memory store /test $label c=$c t=$threads workers=$workers $duration: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, RSS $(rss) kB"
     echo "$line"
     echo "$(date -u +%FT%TZ) $line" >>"$out_dir/http-memory.txt"
   done

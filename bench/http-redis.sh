@@ -9,7 +9,7 @@
 # which is steady: it shows where the cores go.
 # Everything stops by itself. Knobs: DURATION=10s CONNS=50 THREADS=2 PATHS="/check /test"
 # TIMEOUT_MS=5 (redis.timeout_ms: a stall of the VM longer than this opens the breaker, and the
-# run is then INVALID; 50 measures Redis-backed throughput on a noisy host).
+# run is then INVALID; 50 measures Redis-backed throughput on a noisy host) WORKERS=1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rld=${RLD_BIN:-$root/build/apps/rld/rld}
@@ -18,6 +18,7 @@ conns=${CONNS:-50}
 threads=${THREADS:-2}
 paths=${PATHS:-/check}
 timeout_ms=${TIMEOUT_MS:-5}
+workers=${WORKERS:-1}
 out_dir=$root/bench/results
 mkdir -p "$out_dir"
 for tool in wrk redis-server redis-benchmark redis-cli; do
@@ -46,7 +47,7 @@ JSON
 port=$(free_port)
 printf '[redis]\ntimeout_ms = %d\n' "$timeout_ms" >"$work/rld.toml"
 "$rld" --config "$work/rld.toml" --listen "127.0.0.1:$port" --tiers "$work/tiers.json" --store redis \
-  --redis "redis://127.0.0.1:$redis_port/0" --log-level warn 2>"$work/rld.log" &
+  --redis "redis://127.0.0.1:$redis_port/0" --workers "$workers" --log-level warn 2>"$work/rld.log" &
 pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/rld.log"; exit 1; }
@@ -82,7 +83,7 @@ for path in $paths; do
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
   non2xx=$(awk '/Non-2xx/ {print $5}' "$work/wrk.txt")
   fallbacks=$(( $(sum_metric rl_store_fallback_total) - fallback_before ))
-  line="rld redis store $path c=$conns $duration timeout_ms=$timeout_ms: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, decided without Redis $fallbacks; CPU us/request: rld $(per_request "$rld_cpu" "$n"), redis $(per_request "$redis_cpu" "$n"), wrk $(per_request "$wrk_cpu" "$n")"
+  line="rld redis store $path c=$conns $duration timeout_ms=$timeout_ms workers=$workers: $rps req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, decided without Redis $fallbacks; CPU us/request: rld $(per_request "$rld_cpu" "$n"), redis $(per_request "$redis_cpu" "$n"), wrk $(per_request "$wrk_cpu" "$n")"
   if [ "$fallbacks" -ne 0 ]; then line="$line (INVALID: not all from Redis)"; invalid=1; fi
   echo "$line"; echo "$stamp $line" >>"$out_dir/http-redis.txt"
 done
