@@ -155,6 +155,12 @@ int Daemon::run() {
   tiers_ = {};  // the backend has what it needs
   for (int i = 0; i < n; ++i)
     p.shared.worker_ready.push_back(std::make_unique<std::atomic<bool>>(false));
+  p.shared.health_changed = [this](int origin) {
+    for (auto& w : parts_->workers) {
+      Worker* worker = w.get();
+      if (worker->index() != origin) worker->post([worker] { worker->refresh_health(); });
+    }
+  };
   for (int i = 0; i < n; ++i) {
     p.workers.push_back(std::make_unique<Worker>(i, p.shared, *p.backend, config_, settings));
     auto sockets = p.listeners.take(i);

@@ -99,6 +99,9 @@ void Worker::start() {
       0, kReadinessMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(&p.readiness));
 
+  p.health.set_change_listener([this] {
+    if (shared_.health_changed) shared_.health_changed(index_);
+  });
   p.backend->start([this] { parts_->health.refresh(); });
   const bool ready = p.backend->not_ready().empty();
   shared_.worker_ready[static_cast<std::size_t>(index_)]->store(ready, std::memory_order_relaxed);
@@ -139,6 +142,8 @@ void Worker::drain(std::function<void()> drained) {
 void Worker::close_connections() {
   parts_->server.close_all();
 }
+
+void Worker::refresh_health() { parts_->health.refresh(); }
 
 void Worker::finish() {
   Parts& p = *parts_;

@@ -35,6 +35,9 @@ struct Shared {
   http::ServerMetrics server_metrics;
   service::DecisionMetrics decision_metrics;
   std::atomic<bool> draining{false};
+  // Called on worker `origin`'s loop after it changed the health state (admin API): the daemon
+  // tells the other workers to read it again. Set before the workers start.
+  std::function<void(int origin)> health_changed;
   // Whether each worker served decisions from the configured store when it last looked: the
   // process is ready only when every worker is.
   std::vector<std::unique_ptr<std::atomic<bool>>> worker_ready;
@@ -57,13 +60,15 @@ class Worker {
   void start();
   // Any thread: runs `job` on this worker's loop.
   void post(std::function<void()> job) { mailbox_->post(std::move(job)); }
+  int index() const { return index_; }
   // Main thread, after finish() was posted: waits for the thread to end.
   void join();
 
   // On the worker's loop (post them): the lifecycle steps the daemon drives.
   void drain(std::function<void()> drained);  // `drained` runs on this loop
   void close_connections();
-  void finish();  // closes the store and every handle: the loop ends
+  void finish();          // closes the store and every handle: the loop ends
+  void refresh_health();  // another worker changed it
   void apply(std::shared_ptr<const service::ServiceSettings> settings,
              const http::ServerOptions& options, core::Seconds health_cache);
 

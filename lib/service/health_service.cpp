@@ -63,7 +63,11 @@ void HealthService::get(store::Callback<store::HealthRecord> done) {
 }
 
 void HealthService::set(store::HealthRecord record, store::Callback<store::HealthRecord> done) {
-  directory_.set_health(std::move(record), adopt(std::move(done)));
+  directory_.set_health(std::move(record),
+                        adopt([this, done = std::move(done)](core::Result<store::HealthRecord> r) {
+                          if (r && on_set_) on_set_();
+                          done(std::move(r));
+                        }));
 }
 
 store::Callback<store::HealthRecord> HealthService::adopt(

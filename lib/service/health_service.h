@@ -4,6 +4,8 @@
 // TTL falls back to NORMAL when it expires. Loop-thread only.
 #pragma once
 
+#include <functional>
+
 #include "obs/logger.h"
 #include "obs/metrics.h"
 #include "store/directory.h"
@@ -21,6 +23,9 @@ class HealthService {
   void get(store::Callback<store::HealthRecord> done);
   void set(store::HealthRecord record, store::Callback<store::HealthRecord> done);
   void set_cache(core::Seconds cache) { cache_ = cache; }
+  // Runs after each successful set(): sibling workers cache the state too, and should not wait
+  // for their cache to expire or for the store's event to come round.
+  void set_change_listener(std::function<void()> listener) { on_set_ = std::move(listener); }
   // Reads the stored state now (at start-up, and when told it changed); called while a read
   // is on its way, reads once more after it.
   void refresh();
@@ -36,6 +41,7 @@ class HealthService {
   obs::Counter& changes_;
   core::Seconds cache_;
   const bool reports_;
+  std::function<void()> on_set_;
   store::HealthRecord cached_;
   core::WallTime fetched_at_{};
   bool refreshing_ = false;

@@ -102,7 +102,6 @@ void MemoryDirectory::set_health(HealthRecord record, Callback<HealthRecord> don
     std::unique_lock lock(mutex_);
     health_ = record;
   }
-  if (on_health_) on_health_();
   done(std::move(record));
 }
 

@@ -4,7 +4,6 @@
 // readers share a lock, writers take it alone; records handed out are immutable.
 #pragma once
 
-#include <functional>
 #include <set>
 #include <shared_mutex>
 
@@ -21,9 +20,6 @@ class MemoryDirectory final : public Directory {
   // Replaces the file-defined tiers, users and keys with `file`'s, keeping admin-made ones.
   // All or nothing: on error (e.g. an admin-made user's tier vanished) nothing changes.
   core::Status load(const config::TierFile& file);
-  // Runs after each set_health(), on the caller's thread: several workers share one directory,
-  // and each caches the health state, so the others must be told. Set before serving.
-  void set_health_listener(std::function<void()> listener) { on_health_ = std::move(listener); }
 
   void resolve(std::string_view key_digest, Callback<std::optional<Identity>> done) override;
   void health(Callback<HealthRecord> done) override;
@@ -58,7 +54,6 @@ class MemoryDirectory final : public Directory {
   mutable std::shared_mutex mutex_;
   State state_;
   HealthRecord health_;
-  std::function<void()> on_health_;
 };
 
 }  // namespace rl::store
