@@ -12,7 +12,7 @@
 #include "apps/rld/backend.h"
 #include "breaker/circuit_breaker.h"
 #include "core/version.h"
-#include "redis/client.h"
+#include "redis/factory.h"
 #include "redis/subscriber.h"
 #include "store/memory_directory.h"
 #include "store/memory_store.h"
@@ -143,19 +143,23 @@ class RedisBackend final : public Backend {
                  breaker::Options{shared.config_.redis.breaker_failures,
                                   shared.config_.redis.breaker_cooldown, 1},
                  [this](breaker::State from, breaker::State to) { on_breaker(from, to); }),
-        client_(w.loop, connection_options(shared.config_.redis), shared.config_.redis.connections,
-                shared.log_, shared.client_metrics_),
-        store_(client_, keys_, shared.clock_, breaker_, shared.local_, shared.log_,
+        client_(redis::make_commands(w.loop, connection_options(shared.config_.redis),
+                                     shared.config_.redis.connections, shared.log_,
+                                     shared.client_metrics_, shared.metrics_)),
+        store_(*client_, keys_, shared.clock_, breaker_, shared.local_, shared.log_,
                shared.store_metrics_,
                store::RedisStoreOptions{shared.config_.redis.on_failure,
                                         shared.config_.redis.cache_size}),
-        directory_(client_, keys_, shared.clock_, breaker_, shared.log_,
+        directory_(*client_, keys_, shared.clock_, breaker_, shared.log_,
                    store::RedisDirectoryOptions{shared.config_.redis.cache_ttl, core::Seconds{5},
                                                 shared.config_.redis.cache_size},
                    &shared.file_directory_),
         subscriber_(
             w.loop, subscriber_options(shared.config_.redis), keys_.events(), shared.log_,
-            [this](std::string_view message) { on_message(message); }, [this] { on_resync(); }) {}
+            [this](std::string_view message) { on_message(message); }, [this] { on_resync(); }) {
+    // In a Redis Cluster, events reach every node: the subscriber goes round all of them.
+    subscriber_.set_endpoints([this] { return client_->endpoints(); });
+  }
 
   store::Store& store() override { return store_; }
   store::Directory& directory() override { return directory_; }
@@ -164,8 +168,8 @@ class RedisBackend final : public Backend {
     on_health_ = std::move(on_health);
     directory_.set_health_listener(on_health_);
     // Every new connection checks rl:schema: a Redis that came back empty is set up again.
-    client_.set_ready_listener([this] { bootstrap(); });
-    client_.start();
+    client_->set_ready_listener([this] { bootstrap(); });
+    client_->start();
     subscriber_.start();
     uv_timer_init(loop_, &heartbeat_);
     heartbeat_.data = this;
@@ -192,7 +196,7 @@ class RedisBackend final : public Backend {
     if (!bootstrapped_) return "connecting to Redis";
     if (breaker_.state() != breaker::State::closed)
       return "Redis is failing (circuit breaker open)";
-    if (!client_.ready()) return "not connected to Redis";
+    if (!client_->ready()) return "not connected to Redis";
     return "";
   }
 
@@ -211,13 +215,13 @@ class RedisBackend final : public Backend {
       const auto one = [this] {
         if (--pending_closes_ == 0 && closed_) closed_();
       };
-      client_.close(one);
+      client_->close(one);
       subscriber_.close(one);
     };
     if (index_ != 0) return close_all();
     // Leave the instance list at once rather than by TTL; then close everything.
-    client_.command({"DEL", keys_.instance(shared_.id_)},
-                    [close_all](core::Result<redis::ReplyPtr>) { close_all(); });
+    client_->command({"DEL", keys_.instance(shared_.id_)},
+                     [close_all](core::Result<redis::ReplyPtr>) { close_all(); });
   }
 
  private:
@@ -249,25 +253,25 @@ class RedisBackend final : public Backend {
   // not-ready instances would otherwise never send any).
   void probe() {
     if (breaker_.state() == breaker::State::closed || !breaker_.allow()) return;
-    client_.command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> r) {
-      if (store::note_outcome(breaker_, r, client_.repeated_failure()) && redis::is_nil(**r))
+    client_->command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> r) {
+      if (store::note_outcome(breaker_, r, client_->repeated_failure()) && redis::is_nil(**r))
         bootstrap();
     });
   }
 
   void beat() {
     if (!bootstrapped_) {
-      if (client_.ready()) bootstrap();
+      if (client_->ready()) bootstrap();
       return;
     }
     subscriber_.ping();
     if (index_ != 0) return;  // one heartbeat per instance, not per worker
     const std::string key = keys_.instance(shared_.id_);
-    client_.batch({{"HSET", key, "version", core::kVersion, "started", shared_.started_,
-                    "listeners", shared_.listeners_ ? shared_.listeners_() : "", "decisions",
-                    std::to_string(shared_.decisions_ ? shared_.decisions_() : 0)},
-                   {"PEXPIRE", key, std::to_string(kHeartbeatTtlMs)}},
-                  [](auto) {});
+    client_->batch({{"HSET", key, "version", core::kVersion, "started", shared_.started_,
+                     "listeners", shared_.listeners_ ? shared_.listeners_() : "", "decisions",
+                     std::to_string(shared_.decisions_ ? shared_.decisions_() : 0)},
+                    {"PEXPIRE", key, std::to_string(kHeartbeatTtlMs)}},
+                   [](auto) {});
   }
 
   void on_message(std::string_view message) {
@@ -299,7 +303,7 @@ class RedisBackend final : public Backend {
   obs::Logger& log_;
   store::KeySpace keys_;
   breaker::CircuitBreaker breaker_;
-  redis::Client client_;
+  std::unique_ptr<redis::Commands> client_;
   store::RedisStore store_;
   store::RedisDirectory directory_;
   redis::Subscriber subscriber_;

@@ -64,9 +64,16 @@ struct StoreConfig {
   bool tiers_file_required = false;
 };
 
+// standalone: one Redis endpoint; cluster: a Redis Cluster, found through its seed nodes.
+enum class RedisMode { standalone, cluster };
+
 struct RedisConfig {
+  // After loading, the one source of truth: in cluster mode a redis+cluster:// URL holding the
+  // seeds (redis.nodes, or the host of a redis:// URL) and the credentials.
   std::string url = "redis://127.0.0.1:6379/0";
-  core::Millis timeout{5};  // deadline of every command
+  RedisMode mode = RedisMode::standalone;
+  std::vector<std::string> nodes;  // redis.nodes as written ("host:port"), folded into url
+  core::Millis timeout{5};         // deadline of every command
   core::Millis connect_timeout{1000};
   int connections = 2;  // pipelined connections (per worker)
   FailurePolicy on_failure = FailurePolicy::local;

@@ -1,6 +1,7 @@
 // The environment overlay: the reference's variables, applied between the file and the flags.
-// REDIS_HOST, REDIS_PORT and REDIS_DB each replace their own part of the configured URL, and
-// REDIS_PASSWORD its password (so that it need not appear on a command line, where `ps` shows it).
+// REDIS_HOST, REDIS_PORT and REDIS_DB each replace their own part of the configured URL (in
+// cluster mode, host and port name the one seed node), and REDIS_PASSWORD its password (so that it
+// need not appear on a command line, where `ps` shows it).
 #include <cstdlib>
 
 #include "config/internal.h"
@@ -51,7 +52,14 @@ void apply_redis_parts(const Environment& env, RedisConfig& redis,
       url.db = static_cast<int>(*d);
     }
   }
-  if (problems.size() == before) redis.url = url.to_string();
+  if (problems.size() != before) return;
+  if (host != nullptr || port != nullptr) {
+    // The environment outranks the file: its host and port are the one endpoint, or in cluster
+    // mode the one seed, in place of redis.nodes or the URL's seed list.
+    redis.nodes.clear();
+    if (url.cluster) url.nodes = {HostPort{url.host, url.port}};
+  }
+  redis.url = url.to_string();
 }
 
 void apply_redis_timeout(const std::string& text, RedisConfig& redis,

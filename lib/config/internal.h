@@ -23,6 +23,11 @@ void apply_environment(const Environment& env, DaemonConfig& config,
 // that URL (from --redis) carries none of its own.
 void apply_redis_password(const Environment& env, RedisConfig& redis, bool keep_given);
 
+// Settles redis.mode, redis.nodes and redis.url into one URL (a redis+cluster:// one in cluster
+// mode), reporting contradictions. `url_from_flag`: --redis was given, and names the seeds.
+void resolve_redis_mode(DaemonConfig& config, bool url_from_flag,
+                        std::vector<std::string>& problems);
+
 // Parses listen addresses; each bad one is reported as "<source>: <message>".
 std::vector<ListenAddress> parse_listeners(const std::vector<std::string>& texts,
                                            const std::string& source,

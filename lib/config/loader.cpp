@@ -110,6 +110,7 @@ core::Result<DaemonConfig> load_daemon_config(const std::string& path, const Env
   apply_environment(env, config, problems);
   apply_overrides(overrides, config, problems);
   if (overrides.redis_url) apply_redis_password(env, config.redis, true);
+  resolve_redis_mode(config, overrides.redis_url.has_value(), problems);
   validate(config, problems);
   if (config.server.workers == 0) {
     const unsigned cores = std::thread::hardware_concurrency();  // 0 when unknown

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "config/internal.h"
+#include "config/redis_url.h"
 #include "config/toml_reader.h"
 
 namespace rl::config {
@@ -105,6 +106,18 @@ void read_store(TomlReader r, StoreConfig& s, const std::string& path) {
 
 void read_redis(TomlReader r, RedisConfig& c) {
   r.string("url", c.url, /*secret=*/true);
+  r.choice("mode", c.mode, {{"standalone", RedisMode::standalone}, {"cluster", RedisMode::cluster}},
+           "\"standalone\" or \"cluster\"");
+  if (r.has("nodes")) {
+    r.string_list("nodes", c.nodes);
+    if (c.nodes.empty() && r.is_array("nodes")) r.problem("nodes", "at least one \"host:port\"");
+    for (const auto& text : c.nodes) {
+      if (auto node = HostPort::parse(text, true); !node) {
+        r.invalid("nodes", "expected \"host:port\" seed nodes, got \"" + text + "\" (" +
+                               node.error().message + ")");
+      }
+    }
+  }
   r.millis("timeout_ms", c.timeout, 1, 60'000);
   std::int64_t connections = c.connections;
   r.integer("connections", connections, 1, 64);

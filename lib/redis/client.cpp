@@ -6,6 +6,8 @@
 #include <chrono>
 #include <utility>
 
+#include "redis/command_route.h"
+
 namespace rl::redis {
 namespace {
 
@@ -63,6 +65,7 @@ Client::Client(uv_loop_t* loop, ConnectionOptions options, int connections, obs:
       log_(log),
       metrics_(metrics),
       timeout_(options.timeout),
+      url_(options.url),
       endpoint_(options.url.redacted()),
       was_ready_(static_cast<std::size_t>(connections), false) {
   for (int i = 0; i < connections; ++i) {
@@ -127,7 +130,8 @@ void Client::track(Callback& done, Connection* c) {
     if (r) {
       metrics_.latency.observe(
           std::chrono::duration_cast<std::chrono::microseconds>(Connection::fresh_now() - sent));
-      if (is_error(**r)) metrics_.error_replies.inc();
+      // A redirection is followed by the cluster client, and counted there.
+      if (is_error(**r) && !is_redirection(**r)) metrics_.error_replies.inc();
     } else if (r.error().code == core::Errc::timeout) {
       metrics_.timeouts.inc();
     } else if (r.error().code == core::Errc::overloaded) {
@@ -158,13 +162,18 @@ void Client::command(std::span<const std::string_view> args, Connection::Instant
 
 void Client::eval(ScriptId id, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, Callback done) {
+  eval(id, keys, args, Connection::fresh_now() + timeout_, std::move(done));
+}
+
+void Client::eval(ScriptId id, std::span<const std::string_view> keys,
+                  std::span<const std::string_view> args, Connection::Instant deadline,
+                  Callback done) {
   const Script& s = script(id);
   char numkeys[8];
   *std::to_chars(numkeys, numkeys + sizeof numkeys - 1, keys.size()).ptr = '\0';
   auto call = std::make_shared<OwnedCall>(keys, args);
   auto first = call->command("EVALSHA", s.sha1, numkeys);
   // The retry gets what is left of this deadline: the caller's wait is bounded by one timeout.
-  const Connection::Instant deadline = Connection::fresh_now() + timeout_;
   command(first, deadline,
           [this, id, call, deadline, done = std::move(done)](core::Result<ReplyPtr> r) mutable {
             if (!r || !is_error(**r) || !text(**r).starts_with("NOSCRIPT")) {
@@ -179,8 +188,7 @@ void Client::eval(ScriptId id, std::span<const std::string_view> keys,
           });
 }
 
-void Client::scan(std::string pattern, std::size_t limit,
-                  std::function<void(core::Result<std::vector<std::string>>)> done) {
+void Client::scan(std::string pattern, std::size_t limit, ScanCallback done) {
   struct State {
     std::string pattern;
     std::size_t limit;

@@ -3,6 +3,7 @@
 // with EVALSHA and re-sent with EVAL on NOSCRIPT within the call's first deadline (so a SCRIPT
 // FLUSH or a restarted Redis fails no call), scripts loaded with SCRIPT LOAD whenever a
 // connection comes up, batches (large ones in chunks), and metrics and logs of what happens.
+// The Commands of a single Redis, and of each master in a cluster (cluster_client.h).
 // Loop-thread only.
 #pragma once
 
@@ -14,6 +15,7 @@
 
 #include "obs/logger.h"
 #include "obs/metrics.h"
+#include "redis/commands.h"
 #include "redis/connection.h"
 #include "redis/scripts.h"
 
@@ -32,34 +34,30 @@ struct ClientMetrics {
   obs::Gauge& in_flight;
 };
 
-class Client {
+class Client final : public Commands {
  public:
-  using Callback = Connection::Callback;
-
   Client(uv_loop_t* loop, ConnectionOptions options, int connections, obs::Logger& log,
          ClientMetrics& metrics);
-  ~Client();
+  ~Client() override;
 
-  void start();
-  void close(std::function<void()> closed);
-  // Runs each time a connection becomes ready (after its handshake).
-  void set_ready_listener(std::function<void()> listener) { on_ready_ = std::move(listener); }
-
-  bool ready() const;
-  // Why a connection last went down ("" if none has): e.g. a refused AUTH.
-  const std::string& last_error() const { return last_error_; }
-  // Read inside a callback that got an error: whether it is the second or later failure of
-  // one burst (deadlines expired together, commands failed with their lost connection).
-  // A circuit breaker should count such a burst as one failure.
-  bool repeated_failure() const { return repeated_failure_; }
-
-  void command(std::span<const std::string_view> args, Callback done);
-  void command(std::initializer_list<std::string_view> args, Callback done) {
-    command(std::span<const std::string_view>(args.begin(), args.size()), std::move(done));
+  void start() override;
+  void close(std::function<void()> closed) override;
+  void set_ready_listener(std::function<void()> listener) override {
+    on_ready_ = std::move(listener);
   }
-  // Runs a script on `keys` (all of one hash tag) and `args`.
+  bool ready() const override;
+  const std::string& last_error() const override { return last_error_; }
+  std::vector<config::RedisUrl> endpoints() const override { return {url_}; }
+
+  using Commands::command;
+  void command(std::span<const std::string_view> args, Callback done) override;
+  // The same with a deadline of the caller's (a cluster's retry within the call's budget).
+  void command(std::span<const std::string_view> args, Connection::Instant deadline, Callback done);
   void eval(ScriptId id, std::span<const std::string_view> keys,
-            std::span<const std::string_view> args, Callback done);
+            std::span<const std::string_view> args, Callback done) override;
+  // The same with a deadline of the caller's, which the EVAL after NOSCRIPT shares.
+  void eval(ScriptId id, std::span<const std::string_view> keys,
+            std::span<const std::string_view> args, Connection::Instant deadline, Callback done);
 
   // Sends `commands` in order; `done` runs once, with one result per command, in order.
   // A transaction (the first command is MULTI) goes whole on one connection, or, if that has
@@ -68,18 +66,13 @@ class Client {
   // in chunks of kBatchChunk, each sent (with its own deadlines) once the previous one has
   // answered; after a chunk with a command that got no reply, the rest are not sent.
   static constexpr std::size_t kBatchChunk = 256;
-  using Command = std::vector<std::string>;
-  using BatchCallback = std::function<void(std::vector<core::Result<ReplyPtr>>)>;
-  void batch(std::vector<Command> commands, BatchCallback done);
+  void batch(std::vector<Command> commands, BatchCallback done) override;
   struct Batch;  // a batch in progress (client_batch.cpp)
 
-  // Every key matching `pattern` (SCAN, so Redis is never blocked), at most `limit` of them.
-  void scan(std::string pattern, std::size_t limit,
-            std::function<void(core::Result<std::vector<std::string>>)> done);
+  void scan(std::string pattern, std::size_t limit, ScanCallback done) override;
 
  private:
   Connection* pick();
-  void command(std::span<const std::string_view> args, Connection::Instant deadline, Callback done);
   void send_chunk(std::shared_ptr<Batch> batch);
   void on_batch_reply(const std::shared_ptr<Batch>& batch, std::size_t i, core::Result<ReplyPtr> r);
   void load_scripts(Connection& c);
@@ -90,11 +83,11 @@ class Client {
   ClientMetrics& metrics_;
   std::vector<std::unique_ptr<Connection>> connections_;
   core::Millis timeout_;
+  config::RedisUrl url_;
   std::string endpoint_;  // for logs, password redacted
   std::function<void()> on_ready_;
   std::vector<bool> was_ready_;  // per connection, for the connected gauge
   std::string last_error_;
-  bool repeated_failure_ = false;
 };
 
 }  // namespace rl::redis

@@ -67,6 +67,9 @@ class Connection {
   // Drops a connecting or ready connection (failing what is pending, as when it is lost) and
   // dials again after the backoff; for a connection left in a state we cannot trust.
   void reset(std::string_view why) { fail(why); }
+  // The next dial (after a failure, with its backoff) goes to `url`: a subscriber moving to
+  // another node of a cluster. The connection up now, if any, is left alone.
+  void retarget(config::RedisUrl url) { options_.url = std::move(url); }
 
   State state() const { return state_; }
   bool ready() const { return state_ == State::ready; }

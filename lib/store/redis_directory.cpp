@@ -9,7 +9,7 @@
 namespace rl::store {
 using namespace detail;  // NOLINT: this file is that helper set's other half
 
-RedisDirectory::RedisDirectory(redis::Client& client, KeySpace keys, const core::Clock& clock,
+RedisDirectory::RedisDirectory(redis::Commands& client, KeySpace keys, const core::Clock& clock,
                                breaker::CircuitBreaker& breaker, obs::Logger& log,
                                RedisDirectoryOptions options, Directory* fallback)
     : client_(client),

@@ -9,7 +9,7 @@
 #include "breaker/circuit_breaker.h"
 #include "config/tier_file.h"
 #include "obs/logger.h"
-#include "redis/client.h"
+#include "redis/commands.h"
 #include "store/directory.h"
 #include "store/key_space.h"
 #include "store/record_cache.h"
@@ -28,7 +28,7 @@ class RedisDirectory final : public Directory {
   // `fallback` (may be null) answers for keys Redis cannot be asked about and this instance
   // has never cached — rld passes the tier file's directory, so its clients keep their tiers
   // through an outage that starts before rld ever reached Redis.
-  RedisDirectory(redis::Client& client, KeySpace keys, const core::Clock& clock,
+  RedisDirectory(redis::Commands& client, KeySpace keys, const core::Clock& clock,
                  breaker::CircuitBreaker& breaker, obs::Logger& log, RedisDirectoryOptions options,
                  Directory* fallback = nullptr);
 
@@ -86,7 +86,7 @@ class RedisDirectory final : public Directory {
   void read_users(std::vector<std::string> ids, Callback<std::vector<UserRecord>> done);
   void read_keys(std::vector<std::string> digests, Callback<std::vector<KeyRecord>> done);
 
-  redis::Client& client_;
+  redis::Commands& client_;
   KeySpace keys_;
   const core::Clock& clock_;
   breaker::CircuitBreaker& breaker_;

@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "redis/client.h"
+#include "redis/commands.h"
 #include "store/redis_codec.h"
 #include "store/redis_errors.h"
 
 namespace rl::store::detail {
 
-using redis::Client;
+using Client = redis::Commands;
 using Results = std::vector<core::Result<redis::ReplyPtr>>;
 
 inline core::Error unavailable(std::string_view why) {

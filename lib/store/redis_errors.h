@@ -23,7 +23,7 @@ bool endpoint_failure(const RedisResult& r);
 // Tells `breaker` what `r` says of Redis, and returns whether `r` is a reply the caller can
 // read (an error reply included; not one saying the server cannot serve now). A failure counts
 // once per burst: the commands that expired together, or failed with one lost connection, are
-// one failure, not one each — `repeated` is redis::Client::repeated_failure(), read inside the
+// one failure, not one each — `repeated` is redis::Commands::repeated_failure(), read inside the
 // callback that got `r`.
 bool note_outcome(breaker::CircuitBreaker& breaker, const RedisResult& r, bool repeated);
 

@@ -67,7 +67,7 @@ RedisStoreMetrics::RedisStoreMetrics(obs::Registry& r)
       bad_replies(r.counter("rl_store_bad_replies_total",
                             "Redis replies rl could not use (error replies, wrong shapes).")) {}
 
-RedisStore::RedisStore(redis::Client& client, KeySpace keys, const core::Clock& clock,
+RedisStore::RedisStore(redis::Commands& client, KeySpace keys, const core::Clock& clock,
                        breaker::CircuitBreaker& breaker, Store& local, obs::Logger& log,
                        RedisStoreMetrics& metrics, RedisStoreOptions options)
     : client_(client),
@@ -146,7 +146,7 @@ void RedisStore::forget_user(std::string_view user, StatusCallback done) {
                [this, done = std::move(done)](core::Result<std::vector<std::string>> keys) {
                  if (!keys) return done(keys.error());
                  if (keys->empty()) return done(core::Status{});
-                 redis::Client::Command del{"DEL"};
+                 redis::Commands::Command del{"DEL"};
                  del.insert(del.end(), keys->begin(), keys->end());
                  client_.batch({std::move(del)}, [done](auto results) {
                    if (auto e = reply_error(results[0])) return done(*e);
@@ -211,7 +211,7 @@ void RedisStore::list_blocks(Callback<std::vector<Block>> done) {
       keys_.block_pattern(), 100000,
       [this, done = std::move(done)](core::Result<std::vector<std::string>> keys) {
         if (!keys) return done(keys.error());
-        std::vector<redis::Client::Command> commands;
+        std::vector<redis::Commands::Command> commands;
         for (const auto& k : *keys) {
           commands.push_back({"GET", k});
           commands.push_back({"PTTL", k});
@@ -292,7 +292,7 @@ void RedisStore::push_local_blocks() {
       // it when ours ends later (Redis 7; an older one refuses GT and keeps its own), and PTTL
       // says which end is in force now.
       const std::string px = std::to_string(ms);
-      std::vector<redis::Client::Command> commands = {
+      std::vector<redis::Commands::Command> commands = {
           {"SET", key, b.reason, "PX", px, "NX"},
           {"PEXPIRE", key, px, "GT"},
           {"PTTL", key},

@@ -13,7 +13,7 @@
 #include "breaker/circuit_breaker.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
-#include "redis/client.h"
+#include "redis/commands.h"
 #include "store/block_cache.h"
 #include "store/key_space.h"
 #include "store/over_limit_cache.h"
@@ -37,7 +37,7 @@ struct RedisStoreOptions {
 
 class RedisStore final : public Store {
  public:
-  RedisStore(redis::Client& client, KeySpace keys, const core::Clock& clock,
+  RedisStore(redis::Commands& client, KeySpace keys, const core::Clock& clock,
              breaker::CircuitBreaker& breaker, Store& local, obs::Logger& log,
              RedisStoreMetrics& metrics, RedisStoreOptions options);
 
@@ -68,7 +68,7 @@ class RedisStore final : public Store {
   void publish_block(std::string_view client);
   void push_local_blocks();
 
-  redis::Client& client_;
+  redis::Commands& client_;
   KeySpace keys_;
   const core::Clock& clock_;
   breaker::CircuitBreaker& breaker_;

@@ -1,7 +1,8 @@
 // FakeRedis: a scripted Redis server on 127.0.0.1 (port 0) on the test's own libuv loop, so
 // the Redis client can be tested against a socket without a redis-server. Commands are parsed
 // with hiredis; replies come from an optional handler, else from defaults (PING, SCRIPT LOAD,
-// ECHO, SUBSCRIBE, MULTI/EXEC with queueing); they can be held back, in order, like a server
+// ECHO, SUBSCRIBE, MULTI/EXEC with queueing, and a check at queue time that aborts the
+// transaction as Redis does on a redirect); they can be held back, in order, like a server
 // that stopped answering, and the server can stall the loop right after it answered, like an
 // rld loop iteration that ran long. Loop-thread only; close() before the loop is closed.
 #pragma once
@@ -40,6 +41,7 @@ class FakeRedis {
     bool open = true;
     std::vector<Command> received;
     std::optional<std::vector<Command>> multi;  // commands queued since MULTI
+    bool multi_failed = false;                  // a command was refused at queue time
     std::string held;                           // replies not written yet
   };
 
@@ -66,7 +68,13 @@ class FakeRedis {
     return "redis://" + std::string(userinfo) + "127.0.0.1:" + std::to_string(port_) +
            (db != 0 ? "/" + std::to_string(db) : "");
   }
+  int port() const { return port_; }
   void set_handler(Handler handler) { handler_ = std::move(handler); }
+  // Asked before a command is queued after MULTI: an error reply refuses it, and EXEC then
+  // answers EXECABORT (Redis does this with MOVED, ASK and TRYAGAIN).
+  void set_queue_check(Handler check) { queue_check_ = std::move(check); }
+  // The session whose command a handler is answering.
+  const Session* current() const { return current_; }
 
   // Replies from now on are kept back (in order) until release() or resume().
   void hold() { holding_ = true; }
@@ -157,19 +165,28 @@ class FakeRedis {
   }
 
   std::string answer(Session& s, const Command& c) {
+    current_ = &s;
     if (c[0] == "MULTI") {
       if (s.multi) return "-ERR MULTI calls can not be nested\r\n";
       s.multi.emplace();
+      s.multi_failed = false;
       return "+OK\r\n";
     }
     if (c[0] == "EXEC" && s.multi) {
       auto queued = std::exchange(s.multi, std::nullopt);
+      if (s.multi_failed) return "-EXECABORT Transaction discarded because of previous errors.\r\n";
       std::string out = "*" + std::to_string(queued->size()) + "\r\n";
       for (const auto& q : *queued)
         out += reply_to(q);
       return out;
     }
     if (s.multi) {
+      if (queue_check_) {
+        if (auto refused = queue_check_(c)) {
+          s.multi_failed = true;
+          return *refused;
+        }
+      }
       s.multi->push_back(c);
       return "+QUEUED\r\n";
     }
@@ -215,6 +232,8 @@ class FakeRedis {
   uv_tcp_t server_{};
   int port_ = 0;
   Handler handler_;
+  Handler queue_check_;
+  const Session* current_ = nullptr;
   std::list<Session> sessions_;  // never erased: handles stay valid until the loop closes
   bool holding_ = false;
   std::chrono::milliseconds stall_{0};

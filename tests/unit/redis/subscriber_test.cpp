@@ -1,10 +1,12 @@
 // Tests of redis/subscriber.h against a FakeRedis on the test's loop: a refused SUBSCRIBE is
-// tried again on a new connection, and subscribed() means Redis confirmed the subscription.
+// tried again on a new connection, subscribed() means Redis confirmed the subscription, and in
+// a cluster a lost node is replaced by the next endpoint.
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "unit/redis/fake_cluster.h"
 #include "unit/redis/harness.h"
 
 using namespace rl;
@@ -38,4 +40,33 @@ TEST_CASE("a refused SUBSCRIBE reconnects and subscribes again; subscribed() wai
   h.fake->push("*3\r\n" + test::bulk("message") + test::bulk("rl:events") + test::bulk("hi"));
   REQUIRE(h.run_until([&] { return !messages.empty(); }));
   CHECK(messages == std::vector<std::string>{"hi"});
+}
+
+TEST_CASE("in a cluster the subscriber moves to the next seed when its node is lost") {
+  test::ClusterHarness h(2);
+  int resyncs = 0;
+  h.subscriber = std::make_unique<redis::Subscriber>(
+      &h.loop, h.cluster_options({0, 1}), "rl:events", h.log, [](std::string_view) {},
+      [&] { ++resyncs; });
+  h.subscriber->start();
+  REQUIRE(h.run_until([&] { return h.subscriber->subscribed(); }));
+  CHECK(h.cluster.count(0, "SUBSCRIBE") == 1);
+  h.cluster.kill(0);
+  REQUIRE(h.run_until([&] { return h.cluster.count(1, "SUBSCRIBE") == 1; }));
+  REQUIRE(h.run_until([&] { return h.subscriber->subscribed(); }));
+  CHECK(resyncs == 2);  // what was cached may have missed messages meanwhile
+}
+
+TEST_CASE("the subscriber goes round the endpoints it is given, e.g. every node of the map") {
+  test::ClusterHarness h(3);
+  h.make_cluster_client(h.cluster_options({0}));
+  h.subscriber = std::make_unique<redis::Subscriber>(
+      &h.loop, h.cluster_options({0}), "rl:events", h.log, [](std::string_view) {}, [] {});
+  h.subscriber->set_endpoints([&] { return h.cluster_client->endpoints(); });
+  h.subscriber->start();
+  REQUIRE(h.run_until([&] { return h.subscriber->subscribed(); }));
+  h.cluster.kill(0);  // the only seed
+  REQUIRE(
+      h.run_until([&] { return h.cluster.total("SUBSCRIBE") >= 2 && h.subscriber->subscribed(); }));
+  CHECK(h.cluster.count(0, "SUBSCRIBE") == 1);
 }
