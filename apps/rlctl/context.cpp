@@ -14,7 +14,7 @@ constexpr core::Millis kConnectTimeout{2000};
 constexpr core::Millis kCommandTimeout{5000};
 
 // The server answered the handshake with an error (a wrong password, say): no use waiting.
-bool handshake_refused(const redis::Client& client) {
+bool handshake_refused(const redis::Commands& client) {
   return client.last_error().starts_with("handshake refused");
 }
 
@@ -118,7 +118,7 @@ int Context::connect() {
   client_->start();
   if (!wait_until_ready()) {
     std::cerr << "rlctl: cannot reach Redis at " << url->redacted();
-    if (handshake_refused(*client_)) {
+    if (handshake_refused(*client_) || (url->cluster && !client_->last_error().empty())) {
       std::cerr << ": " << client_->last_error() << "\n";
     } else {
       std::cerr << " within " << kConnectTimeout.count() / 1000 << " s\n";
@@ -140,7 +140,8 @@ void Context::build(const config::RedisUrl& url) {
   breaker_ = std::make_unique<breaker::CircuitBreaker>(
       clock_, breaker::Options{1000000, core::Millis{1}, 1000000});
   unused_local_ = std::make_unique<store::MemoryStore>(clock_, 100);
-  client_ = std::make_unique<redis::Client>(&loop_, o, 1, log_, *client_metrics_);
+  // One connection (to each master of a cluster): rlctl sends one operation at a time.
+  client_ = redis::make_commands(&loop_, o, 1, log_, *client_metrics_, metrics_);
   store::KeySpace keys(options_.prefix);
   directory_ = std::make_unique<store::RedisDirectory>(*client_, keys, clock_, *breaker_, log_,
                                                        store::RedisDirectoryOptions{});

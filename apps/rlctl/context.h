@@ -1,7 +1,8 @@
-// Context: what every rlctl command needs — the Redis connection (on a private libuv loop, run
-// until each operation completes), the data model's RedisDirectory and RedisStore (the same code
-// rld uses, so there is one definition of every key), and the output settings. Exit codes are
-// decided here too, from the error categories.
+// Context: what every rlctl command needs — the Redis connection (one endpoint, or a Redis
+// Cluster for a redis+cluster:// URL; on a private libuv loop, run until each operation
+// completes), the data model's RedisDirectory and RedisStore (the same code rld uses, so there
+// is one definition of every key), and the output settings. Exit codes are decided here too,
+// from the error categories.
 #pragma once
 
 #include <functional>
@@ -18,7 +19,8 @@
 #include "core/result.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
-#include "redis/client.h"
+#include "redis/commands.h"
+#include "redis/factory.h"
 #include "store/memory_store.h"
 #include "store/redis_directory.h"
 #include "store/redis_store.h"
@@ -72,7 +74,7 @@ class Context {
   void set_writes(bool writes) { writes_ = writes; }
   store::RedisDirectory& directory() { return *directory_; }
   store::RedisStore& store() { return *store_; }
-  redis::Client& client() { return *client_; }
+  redis::Commands& client() { return *client_; }
 
   // Runs `start` and the loop until its callback has delivered a result.
   template <class T>
@@ -110,7 +112,7 @@ class Context {
   std::unique_ptr<store::RedisStoreMetrics> store_metrics_;
   std::unique_ptr<breaker::CircuitBreaker> breaker_;
   std::unique_ptr<store::MemoryStore> unused_local_;
-  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<redis::Commands> client_;
   std::unique_ptr<store::RedisDirectory> directory_;
   std::unique_ptr<store::RedisStore> store_;
 };

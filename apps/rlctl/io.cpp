@@ -77,7 +77,7 @@ void plan_users(Plan& p, const std::vector<store::UserRecord>& have, const confi
 // Each key's owner in Redis: missing keys are added, another user's are conflicts.
 core::Status plan_keys(Context& c, Plan& p, const config::TierFile& file) {
   const store::KeySpace keys(c.options().prefix);
-  std::vector<redis::Client::Command> lookups;
+  std::vector<redis::Commands::Command> lookups;
   for (const auto& k : file.keys)
     lookups.push_back({"HGET", keys.api_key(k.digest), "user"});
   auto owners = c.wait<std::vector<core::Result<redis::ReplyPtr>>>([&](auto done) {

@@ -20,14 +20,16 @@ constexpr const char* kHint = "Run 'rlctl --help' (or 'rlctl <command> --help').
 std::unique_ptr<CLI::App> make_app(GlobalOptions& options, Slot& slot) {
   auto app = std::make_unique<CLI::App>(
       "rlctl — manage rl's tiers, users, API keys, health state and client blocks in "
-      "Redis. Changes reach every running rld at once.\n\nRedis: --redis URL, else "
+      "Redis. Changes reach every running rld at once.\n\nRedis: --redis URL (a Redis "
+      "Cluster: redis+cluster://host:port,host:port), else "
       "REDIS_URL, else REDIS_HOST/REDIS_PORT/REDIS_DB, else redis://127.0.0.1:6379/0; "
       "REDIS_PASSWORD fills in a password the URL lacks.\n"
       "Exit codes: 0 ok, 1 failure, 2 usage error, 3 not found, 4 Redis unreachable, "
       "5 conflict.",
       "rlctl");
   app->add_option("--redis", options.redis_url,
-                  "redis://[[user]:password@]host:port/db or unix:///path?db=N")
+                  "redis://[[user]:password@]host:port/db, unix:///path?db=N or "
+                  "redis+cluster://[[user]:password@]host:port,host:port")
       ->type_name("URL");
   app->add_option("--prefix", options.prefix, "Key prefix (default rl:)")
       ->type_name("P")
