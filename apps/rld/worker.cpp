@@ -143,7 +143,9 @@ void Worker::close_connections() {
   parts_->server.close_all();
 }
 
-void Worker::refresh_health() { parts_->health.refresh(); }
+void Worker::refresh_health() {
+  parts_->health.refresh();
+}
 
 void Worker::finish() {
   Parts& p = *parts_;
