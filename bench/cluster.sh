@@ -16,18 +16,9 @@ timeout_ms=${TIMEOUT_MS:-50}
 users=${USERS:-64}
 out_dir=$root/bench/results
 mkdir -p "$out_dir"
-for tool in wrk redis-server redis-cli; do
-  command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
-done
-[ -x "$rld" ] || { echo "no rld at $rld: run make build" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat"; }
-per_request() { awk -v us="$1" -v n="$2" 'BEGIN {printf "%.1f", us / n}'; }
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
+require wrk redis-server redis-cli
 
 # Redis servers: one standalone, three cluster masters. Ports below the ephemeral range, so
 # the cluster bus port (port + 10000) is free too.

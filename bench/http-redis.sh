@@ -21,16 +21,9 @@ timeout_ms=${TIMEOUT_MS:-5}
 workers=${WORKERS:-1}
 out_dir=$root/bench/results
 mkdir -p "$out_dir"
-for tool in wrk redis-server redis-benchmark redis-cli; do
-  command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
-done
-[ -x "$rld" ] || { echo "no rld at $rld: run make build" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
+require wrk redis-server redis-benchmark redis-cli
 
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
@@ -57,9 +50,6 @@ sum_metric() {
   curl -sf "http://127.0.0.1:$port/metrics" |
     awk -v m="$1" 'index($0, m) == 1 && $0 !~ /^#/ {s += $NF} END {printf "%d", s}'
 }
-# CPU time of a process so far, in microseconds.
-cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat"; }
-per_request() { awk -v us="$1" -v n="$2" 'BEGIN {printf "%.1f", us / n}'; }
 # bash's `time` of a command (the command's stdout to $1): its user+sys CPU in microseconds.
 timed() {
   local out=$1; shift

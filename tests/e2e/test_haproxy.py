@@ -112,7 +112,8 @@ def test_rlbench_verify_passes_through_haproxy(trio, proxy):
     assert got["degraded/pro"]["observed"] == "100 passed, 1 limited", run
     # 50 in flight at once through one HAProxy, spread over three rld: still exactly 20.
     assert got["consistency"]["observed"] == "20 passed, 40 limited", run
-    # /v1/decide's "ip" is believed from HAProxy, a trusted proxy of the shipped rld.toml.
+    # /v1/decide's "ip" is believed: rlbench's own address, 127.0.0.1, which HAProxy appends,
+    # is a trusted proxy in the shipped rld.toml (a relayed untrusted client would get 403).
     assert got["security"]["observed"].startswith(
         "10 answered 401, then 429 (retry after 900 s)"), run
     assert all(decisions(r) > b for r, b in zip(trio, before)), "an instance got no request"
