@@ -116,7 +116,7 @@ def refused(rld):
     whole log). The exit code is reported here, once: the make_rld fixture would otherwise
     report the same early exit again as an unclean stop."""
     try:
-        code = rld.proc.wait(5)
+        code = rld.wait(5)
     except subprocess.TimeoutExpired:  # running but never ready: stop it
         rld.kill()
         code = "none, killed"

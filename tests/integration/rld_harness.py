@@ -252,7 +252,8 @@ class Rld:
         self.proc = subprocess.Popen(cmd + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env, text=True,
                                      cwd=self.cwd)
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
         if not self._ready.wait(timeout):
             self.kill()
             raise RuntimeError("rld did not become ready:\n" + self.log_text())
@@ -300,13 +301,20 @@ class Rld:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def wait(self, timeout):
+        """Waits for the daemon to exit and for its last log line to be read; returns the
+        exit code. Reading rld.proc directly could miss lines still in the pipe."""
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
     def stop(self, timeout=10):
         """SIGTERM and wait; returns the exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            return self.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise

@@ -282,7 +282,7 @@ def test_sigterm_drains_in_flight_request_and_exits_0(rld, via):
     rest, closed = reader.rest(timeout=2)
     busy.close()
     assert (rest, closed) == (b"", True)
-    assert rld.proc.wait(5) == 0
+    assert rld.wait(5) == 0
     assert rld.log_events("stopped")
     assert not rld.log_events("drain_timeout")
 
@@ -298,7 +298,7 @@ def test_ready_answers_503_while_draining(rld):
     raw, closed = read_until_closed(busy, 2)
     busy.close()
     assert closed
-    assert rld.proc.wait(5) == 0
+    assert rld.wait(5) == 0
     assert raw.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), raw
     resps = parse_all(raw)
     assert len(resps) == 1, resps
@@ -315,7 +315,7 @@ def test_sigterm_with_only_idle_connections_exits_at_once(rld):
         assert ResponseReader(s).read().status == 200
     t0 = time.monotonic()
     rld.signal(signal.SIGTERM)
-    assert rld.proc.wait(3) == 0
+    assert rld.wait(3) == 0
     assert time.monotonic() - t0 < 1.0
     for s in conns:
         assert is_closed(s, timeout=1)
@@ -329,7 +329,7 @@ def test_sigterm_drain_timeout_closes_a_stuck_request(make_rld):
     time.sleep(0.05)
     t0 = time.monotonic()
     rld.signal(signal.SIGTERM)
-    assert rld.proc.wait(5) == 0
+    assert rld.wait(5) == 0
     secs = time.monotonic() - t0
     assert 0.45 <= secs < 1.5, secs
     assert rld.log_events("drain_timeout")
