@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -111,7 +112,70 @@ core::Result<int> unix_socket(const config::ListenAddress& a, std::uint32_t mode
   return fd;
 }
 
+// "HOST:PORT", "[IPv6]:PORT" or "unix:PATH" of an inherited listening socket, or an error
+// naming the descriptor when it is not a listening stream socket of one of those families.
+core::Result<std::pair<std::string, bool>> describe_inherited(int fd) {
+  const auto refuse = [fd](const std::string& why) {
+    return core::make_error(core::Errc::invalid_argument,
+                            "inherited descriptor " + std::to_string(fd) + ": " + why);
+  };
+  int type = 0, listening = 0;
+  socklen_t optlen = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0) {
+    return refuse("not a socket: " + std::string(std::strerror(errno)));
+  }
+  optlen = sizeof listening;
+  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen);
+  if (type != SOCK_STREAM || listening == 0) return refuse("not a listening stream socket");
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return refuse("getsockname: " + std::string(std::strerror(errno)));
+  }
+  char host[INET6_ADDRSTRLEN] = {};
+  switch (ss.ss_family) {
+    case AF_UNIX: {
+      const auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
+      const std::size_t n = len > offsetof(sockaddr_un, sun_path)
+                                ? strnlen(un->sun_path, len - offsetof(sockaddr_un, sun_path))
+                                : 0;
+      return std::pair{"unix:" + std::string(un->sun_path, n), true};
+    }
+    case AF_INET: {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+      inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+      return std::pair{std::string(host) + ":" + std::to_string(ntohs(in->sin_port)), false};
+    }
+    case AF_INET6: {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+      return std::pair{"[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port)),
+                       false};
+    }
+    default:
+      return refuse("address family " + std::to_string(ss.ss_family) + " is not TCP or Unix");
+  }
+}
+
 }  // namespace
+
+core::Result<Listeners> Listeners::inherit(const std::vector<int>& fds) {
+  Listeners out;
+  for (int fd : fds) {
+    auto described = describe_inherited(fd);
+    if (!described) return described.error();
+    // libuv wants non-blocking descriptors; a restarted rld must not leak them into children.
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+      return core::make_error(core::Errc::io, "inherited descriptor " + std::to_string(fd) +
+                                                  ": fcntl: " + std::strerror(errno));
+    }
+    out.entries_.push_back(Entry{described->second, true, {fd}});
+    out.bound_.push_back(described->first);
+  }
+  return out;
+}
 
 core::Result<Listeners> Listeners::open(const std::vector<config::ListenAddress>& addresses,
                                         int workers, std::uint32_t unix_socket_mode) {
@@ -123,6 +187,7 @@ core::Result<Listeners> Listeners::open(const std::vector<config::ListenAddress>
       auto fd = unix_socket(a, unix_socket_mode);
       if (!fd) return fd.error();  // `out` closes and unlinks what was made so far
       e.unix_socket = true;
+      e.shared = true;
       e.fds.push_back(*fd);
       out.paths_.push_back(a.path);
     } else {
@@ -174,7 +239,7 @@ core::Result<std::vector<ListenSocket>> Listeners::take(int worker) {
   std::vector<ListenSocket> out;
   for (auto& e : entries_) {
     int fd = -1;
-    if (e.unix_socket) {
+    if (e.shared) {
       fd = e.fds.front() < 0 ? -1 : fcntl(e.fds.front(), F_DUPFD_CLOEXEC, 0);
     } else if (worker >= 0 && static_cast<std::size_t>(worker) < e.fds.size()) {
       std::swap(fd, e.fds[static_cast<std::size_t>(worker)]);

@@ -3,7 +3,8 @@
 // worker. A TCP address gets one socket per worker, all bound with SO_REUSEPORT so the kernel
 // spreads new connections over the workers; a Unix socket is one socket, and each worker
 // accepts from its own duplicate of it. Port 0 is resolved once: every worker's socket has the
-// same port.
+// same port. Sockets inherited from a service manager (systemd socket activation) are one socket
+// per address, served by every worker from its own duplicate, and never unlinked here.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,9 @@ class Listeners {
   // open or bound, and the error names the address.
   static core::Result<Listeners> open(const std::vector<config::ListenAddress>& addresses,
                                       int workers, std::uint32_t unix_socket_mode);
+  // Takes over already listening stream sockets (systemd's LISTEN_FDS). Each must be a
+  // listening TCP or Unix stream socket; the error names the descriptor that is not.
+  static core::Result<Listeners> inherit(const std::vector<int>& fds);
 
   Listeners() = default;
   Listeners(Listeners&& other) noexcept;
@@ -50,7 +54,8 @@ class Listeners {
  private:
   struct Entry {
     bool unix_socket = false;
-    std::vector<int> fds;  // TCP: one per worker, -1 once taken; Unix: the one socket
+    bool shared = false;   // one socket that every worker accepts from (a duplicate each)
+    std::vector<int> fds;  // not shared: one per worker, -1 once taken; shared: the one socket
   };
   void close_all();
 
