@@ -3,6 +3,8 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(libuv REQUIRED IMPORTED_TARGET libuv>=1.44)
 pkg_check_modules(hiredis REQUIRED IMPORTED_TARGET hiredis>=0.14)
+# sd_notify and socket activation (rld only).
+pkg_check_modules(libsystemd REQUIRED IMPORTED_TARGET libsystemd>=247)
 find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(tomlplusplus 3.3 REQUIRED)

@@ -7,6 +7,8 @@
 
 #include "apps/rld/backend.h"
 #include "apps/rld/mailbox.h"
+#include "apps/rld/service_manager.h"
+#include "apps/rld/service_notifier.h"
 #include "apps/rld/worker.h"
 #include "core/version.h"
 #include "http/listeners.h"
@@ -64,7 +66,8 @@ core::Result<config::TierFile> load_tiers(const config::DaemonConfig& c) {
 }
 
 struct Daemon::Parts {
-  Parts(uv_loop_t* loop, obs::Logger& log) : shared(log), mailbox(loop) {
+  Parts(uv_loop_t* loop, obs::Logger& log)
+      : shared(log), mailbox(loop), notifier(loop, service_manager, log) {
     shared.metrics.gauge_fn("rl_build_info", "Build version and git revision.",
                             {{"version", core::kVersion}, {"revision", core::kGitRevision}},
                             [] { return 1.0; });
@@ -89,8 +92,30 @@ struct Daemon::Parts {
                                                     : make_memory_backend(context);
   }
 
+  // Calls `turned` on the main thread once every worker's loop ran a job posted now.
+  void round_trip(std::function<void()> turned) {
+    auto left = std::make_shared<std::size_t>(workers.size());
+    for (auto& w : workers) {
+      w->post([this, left, turned] {
+        mailbox.post([left, turned] {
+          if (--*left == 0) turned();
+        });
+      });
+    }
+  }
+
+  std::string not_ready() const {
+    for (std::size_t i = 0; i < shared.worker_ready.size(); ++i) {
+      if (!shared.worker_ready[i]->load(std::memory_order_relaxed))
+        return "worker " + std::to_string(i) + " is not serving from the store";
+    }
+    return "";
+  }
+
   Shared shared;
-  Mailbox mailbox;  // jobs from the workers to the main thread
+  Mailbox mailbox;                 // jobs from the workers to the main thread
+  ServiceManager service_manager;  // before anything starts a thread: it reads LISTEN_FDS
+  ServiceNotifier notifier;
   http::Listeners listeners;
   std::unique_ptr<SharedBackend> backend;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -124,6 +149,7 @@ Daemon::~Daemon() {
         reinterpret_cast<uv_handle_t*>(&p.drain_deadline)}) {
     if (h->data != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);  // initialised ones
   }
+  p.notifier.close();
   p.mailbox.close();
   uv_run(&loop_, UV_RUN_DEFAULT);  // let close callbacks run
   parts_.reset();
@@ -140,12 +166,10 @@ int Daemon::run() {
                       {"tiers_file", config_.store.tiers_file},
                       {"workers", n},
                       {"pid", static_cast<std::int64_t>(getpid())}});
-  auto listeners = http::Listeners::open(config_.server.listen, n, config_.server.unix_socket_mode);
-  if (!listeners) {
-    log_.error("listen_failed", {{"error", listeners.error().message}});
+  if (auto s = open_listeners(); !s) {
+    log_.error("listen_failed", {{"error", s.error().message}});
     return 1;
   }
-  p.listeners = std::move(*listeners);
 
   auto settings = service::ServiceSettings::from(config_, tiers_.tiers);
   if (const auto& reason = settings->admin_disabled_reason; !reason.empty()) {
@@ -172,7 +196,7 @@ int Daemon::run() {
   }
   p.listeners.release();  // every worker has its own descriptors now
   for (const auto& address : p.listeners.bound())
-    log_.info("listening", {{"address", address}});
+    log_.info("listening", {{"address", address}, {"source", inherited_ ? "systemd" : "config"}});
 
   for (auto* sig : {&p.sigterm, &p.sigint, &p.sighup}) {
     uv_signal_init(&loop_, sig);
@@ -193,6 +217,11 @@ int Daemon::run() {
     w->start();
   log_.info("ready",
             {{"addresses", static_cast<std::int64_t>(p.listeners.bound().size())}, {"workers", n}});
+  p.notifier.start([&p] { return p.not_ready(); },
+                   [&p](std::function<void()> turned) { p.round_trip(std::move(turned)); },
+                   "serving " + std::to_string(p.listeners.bound().size()) + " listeners with " +
+                       std::to_string(n) + " workers, " +
+                       std::string(config::to_string(config_.store.kind)) + " store");
   if (isatty(STDERR_FILENO) != 0) {
     std::string where;
     for (const auto& a : p.listeners.bound())
@@ -232,6 +261,7 @@ void Daemon::begin_shutdown(int signum) {
     return;
   }
   draining_ = true;
+  p.notifier.stopping();
   p.shared.draining.store(true, std::memory_order_relaxed);
   p.listeners.unlink_paths();  // no new client finds the Unix socket
   log_.info("shutdown",
@@ -269,12 +299,14 @@ void Daemon::finish_shutdown() {
         reinterpret_cast<uv_handle_t*>(&p.drain_deadline)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
+  p.notifier.close();
   p.mailbox.close();  // the main loop ends; run() then waits for the workers' threads
 }
 
 void Daemon::reload() {
   Parts& p = *parts_;
   log_.info("reload_started", {{"config", startup_.config_path}});
+  p.notifier.reloading();
   core::Status s;
   try {  // nothing may escape the signal callback; a failed reload keeps what runs
     s = apply_reload();
@@ -283,16 +315,44 @@ void Daemon::reload() {
   }
   if (s) {
     p.reloads_ok->inc();
+    p.notifier.reloaded("configuration reloaded");
   } else {
     p.reloads_failed->inc();
     log_.error("reload_failed", {{"error", s.error().message}, {"kept", "running configuration"}});
+    p.notifier.reloaded("reload failed, running configuration kept: " + s.error().message);
   }
+}
+
+// The configured addresses, or the sockets systemd passed: those replace `server.listen`, and
+// the config then names them (the admin API's loopback check looks at what is served).
+core::Status Daemon::open_listeners() {
+  Parts& p = *parts_;
+  const auto& inherited = p.service_manager.inherited_sockets();
+  if (inherited.empty()) {
+    auto l = http::Listeners::open(config_.server.listen, config_.server.workers,
+                                   config_.server.unix_socket_mode);
+    if (!l) return l.error();
+    p.listeners = std::move(*l);
+    return {};
+  }
+  auto l = http::Listeners::inherit(inherited);
+  if (!l) return l.error();
+  p.listeners = std::move(*l);
+  inherited_ = true;
+  config_.server.listen.clear();
+  for (const auto& bound : p.listeners.bound()) {
+    auto address = config::ListenAddress::parse(bound);
+    if (!address) return address.error();
+    config_.server.listen.push_back(std::move(*address));
+  }
+  return {};
 }
 
 core::Status Daemon::apply_reload() {
   Parts& p = *parts_;
   auto fresh = config::load_daemon_config(startup_.config_path, startup_.env, startup_.overrides);
   if (!fresh) return fresh.error();
+  if (inherited_) fresh->server.listen = config_.server.listen;  // systemd's sockets stay
   auto tiers = load_tiers(*fresh);
   if (!tiers) return tiers.error();
   if (auto loaded = p.backend->apply_tiers(*tiers); !loaded) return loaded.error();

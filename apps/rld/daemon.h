@@ -37,6 +37,7 @@ class Daemon {
   struct Parts;
   static void on_signal(uv_signal_t* handle, int signum);
   void reload();
+  core::Status open_listeners();
   core::Status apply_reload();  // all or nothing
   void begin_shutdown(int signum);
   void on_worker_drained();
@@ -50,6 +51,7 @@ class Daemon {
   uv_loop_t loop_{};
   std::unique_ptr<Parts> parts_;
   bool draining_ = false;
+  bool inherited_ = false;  // serving sockets from systemd, not server.listen
   int workers_drained_ = 0;
 };
 

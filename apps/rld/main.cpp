@@ -61,7 +61,11 @@ int main(int argc, char** argv) {
       "rld — rate-limit decision daemon: answers \"may this request pass?\" over HTTP "
       "on TCP and Unix sockets.\n\nEnvironment: REDIS_HOST, REDIS_PORT, REDIS_DB, "
       "REDIS_PASSWORD, REDIS_TIMEOUT (seconds), RATE_LIMITER_CONFIG_PATH (tier file), LOG_LEVEL, "
-      "ADMIN_API_KEY. Precedence: defaults < --config file < environment < flags.",
+      "ADMIN_API_KEY. Precedence: defaults < --config file < environment < flags.\n\nUnder "
+      "systemd: NOTIFY_SOCKET (READY, RELOADING, STOPPING and WATCHDOG notifications), "
+      "WATCHDOG_USEC, LISTEN_FDS/LISTEN_PID (socket activation: the inherited sockets replace "
+      "server.listen).\n\nSignals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the "
+      "configuration and tier file.",
       "rld"};
   Flags flags;
   rl::config::Overrides overrides;
