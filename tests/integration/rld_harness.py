@@ -32,6 +32,9 @@ KEYS = {"free": "demo_free_key_123", "pro": "demo_pro_key_789",
 # The environment variables rld reads; removed from every child's environment unless given.
 RLD_ENV_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "REDIS_TIMEOUT",
                 "RATE_LIMITER_CONFIG_PATH", "LOG_LEVEL", "ADMIN_API_KEY")
+# systemd's: a test run from a unit must not notify it or hand rld its sockets.
+SYSTEMD_ENV_VARS = ("NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+                    "WATCHDOG_USEC", "WATCHDOG_PID")
 IO_TIMEOUT = 3.0
 CLI_TIMEOUT = 15
 
@@ -44,7 +47,7 @@ def rld_binary():
 def clean_env(extra=None):
     """This process's environment without rld's variables, plus `extra`."""
     env = dict(os.environ)
-    for name in RLD_ENV_VARS:
+    for name in RLD_ENV_VARS + SYSTEMD_ENV_VARS:
         env.pop(name, None)
     env.update(extra or {})
     return env
@@ -200,10 +203,13 @@ class Rld:
         (a JSON string or a dict) to write in the temp dir.
     write_config: False runs rld without --config and without an rld.toml (settings and
         toml_extra must then be empty); cwd is the directory it runs in.
+    launcher: a command rld is run under (its arguments follow), e.g. systemd-socket-activate;
+        popen: extra subprocess.Popen arguments (pass_fds, preexec_fn).
     """
 
     def __init__(self, settings=None, toml_extra="", tiers=None, admin_key=ADMIN_KEY, args=(),
-                 env=None, log_level="info", write_config=True, cwd=None):
+                 env=None, log_level="info", write_config=True, cwd=None, launcher=(),
+                 popen=None):
         if not write_config and (settings or toml_extra):
             raise ValueError("settings and toml_extra need write_config=True")
         repeated = [name for name in ["server", "store", "security", "log", *(settings or {})]
@@ -238,6 +244,8 @@ class Rld:
         self.args = list(args)
         self.env = clean_env(env)
         self.cwd = cwd
+        self.launcher = list(launcher)
+        self.popen = dict(popen or {})
         self.proc = None
         self.lines = []
         self.addresses = []
@@ -246,12 +254,12 @@ class Rld:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout=10):
-        cmd = [rld_binary()]
+        cmd = self.launcher + [rld_binary()]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
         self.proc = subprocess.Popen(cmd + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env, text=True,
-                                     cwd=self.cwd)
+                                     cwd=self.cwd, **self.popen)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         if not self._ready.wait(timeout):
