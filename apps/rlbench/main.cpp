@@ -132,6 +132,14 @@ int main(int argc, char** argv) {
       "scenario passed), 1 failure, 2 usage error.",
       "rlbench"};
   app.set_version_flag("--version", std::string("rlbench ") + core::kVersion);
+  app.footer(
+      "Examples:\n"
+      "  rlbench load --target http://127.0.0.1:8000 --key demo_pro_key_789 --duration 10\n"
+      "  rlbench load --target unix:/run/rld/rld.sock --keys-file keys.txt --rate 20000 "
+      "--duration 30 --json\n"
+      "  rlbench verify --target http://127.0.0.1:8000 --target http://127.0.0.1:8001 "
+      "--admin-key \"$ADMIN_API_KEY\"\n"
+      "Each subcommand has its own --help (rlbench load --help, rlbench verify --help).");
   app.require_subcommand(1);
   Common common;
   const auto add_common = [&common](CLI::App* cmd) {

@@ -39,6 +39,15 @@ std::unique_ptr<CLI::App> make_app(GlobalOptions& options, Slot& slot) {
   app->add_flag("--json", options.json, "Print one JSON document");
   app->add_flag("--quiet", options.quiet, "Print only the essential (no headers or notes)");
   app->set_version_flag("--version", std::string("rlctl ") + core::kVersion);
+  app->footer(
+      "Examples:\n"
+      "  rlctl --redis redis://127.0.0.1:6379/0 import /etc/rld/rate_limits.json\n"
+      "  rlctl user add alice --tier pro\n"
+      "  rlctl key create alice --label laptop     # prints the key once\n"
+      "  rlctl usage alice\n"
+      "  rlctl health set DEGRADED --ttl 600 --reason 'db failover'\n"
+      "  rlctl block list --json\n"
+      "Each subcommand has its own --help (e.g. rlctl tier set --help).");
   app->require_subcommand(1);
   add_tier_commands(*app, slot);
   add_user_commands(*app, slot);
