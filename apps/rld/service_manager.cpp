@@ -4,7 +4,6 @@
 
 #include <ctime>
 #include <string>
-
 #include <systemd/sd-daemon.h>
 
 namespace rl::rld {

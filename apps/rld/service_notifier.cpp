@@ -28,9 +28,8 @@ void ServiceNotifier::start(NotReady not_ready, RoundTrip round_trip, std::strin
   if (interval.count() > 0) {
     uv_timer_init(loop_, &watchdog_timer_);
     watchdog_timer_.data = this;
-    const auto ms = static_cast<std::uint64_t>(
-        std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(interval)
-                                      .count()));
+    const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
+        1, std::chrono::duration_cast<std::chrono::milliseconds>(interval).count()));
     uv_timer_start(
         &watchdog_timer_,
         [](uv_timer_t* t) { static_cast<ServiceNotifier*>(t->data)->on_watchdog_tick(); }, 0, ms);
