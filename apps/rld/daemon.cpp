@@ -27,6 +27,7 @@ std::string restart_only_changes(const config::DaemonConfig& a, const config::Da
   note(a.server.listen != b.server.listen, "server.listen");
   note(a.server.workers != b.server.workers, "server.workers");
   note(a.server.unix_socket_mode != b.server.unix_socket_mode, "server.unix_socket_mode");
+  note(a.server.unix_socket_gid != b.server.unix_socket_gid, "server.unix_socket_group");
   note(a.store.kind != b.store.kind, "store.type");
   // The Redis client, breaker and caches are built once at start: all of [redis].
   const config::RedisConfig &ra = a.redis, &rb = b.redis;
@@ -49,6 +50,8 @@ void keep_restart_only(const config::DaemonConfig& running, config::DaemonConfig
   fresh.server.listen = running.server.listen;
   fresh.server.workers = running.server.workers;
   fresh.server.unix_socket_mode = running.server.unix_socket_mode;
+  fresh.server.unix_socket_group = running.server.unix_socket_group;
+  fresh.server.unix_socket_gid = running.server.unix_socket_gid;
   fresh.store.kind = running.store.kind;
   fresh.redis = running.redis;
   fresh.security.max_tracked_clients = running.security.max_tracked_clients;
@@ -330,7 +333,7 @@ core::Status Daemon::open_listeners() {
   const auto& inherited = p.service_manager.inherited_sockets();
   if (inherited.empty()) {
     auto l = http::Listeners::open(config_.server.listen, config_.server.workers,
-                                   config_.server.unix_socket_mode);
+                                   config_.server.unix_socket_mode, config_.server.unix_socket_gid);
     if (!l) return l.error();
     p.listeners = std::move(*l);
     return {};

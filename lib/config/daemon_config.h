@@ -33,6 +33,10 @@ struct ServerConfig {
   std::size_t max_connections = 10000;
   core::Millis drain_timeout{10000};
   std::uint32_t unix_socket_mode = 0660;
+  // Group of the Unix socket files (e.g. the proxy's "www-data"); -1: the process's own group.
+  // rld must be a member of it. Resolved when the file is loaded: an unknown group is an error.
+  std::string unix_socket_group;
+  std::int64_t unix_socket_gid = -1;
 };
 
 struct HttpConfig {

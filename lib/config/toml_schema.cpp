@@ -1,6 +1,8 @@
 // The rld.toml schema: which keys each section has, their types, bounds and meanings.
 // config/rld.toml documents the same keys for people.
 #include <filesystem>
+#include <grp.h>
+#include <vector>
 
 #include "config/internal.h"
 #include "config/redis_url.h"
@@ -16,6 +18,20 @@ std::string resolve_relative(const std::string& file, const std::string& base_fi
   std::filesystem::path p(file);
   if (p.is_absolute()) return file;
   return (std::filesystem::path(base_file).parent_path() / p).lexically_normal().string();
+}
+
+// A group name or number known to this host (getgrnam_r/getgrgid_r), or -1.
+std::int64_t group_id(const std::string& name) {
+  if (name.empty()) return -1;
+  group g{};
+  group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (name.find_first_not_of("0123456789") == std::string::npos && name.size() <= 9) {
+    getgrgid_r(static_cast<gid_t>(std::stoul(name)), &g, buffer.data(), buffer.size(), &found);
+  } else {
+    getgrnam_r(name.c_str(), &g, buffer.data(), buffer.size(), &found);
+  }
+  return found != nullptr ? static_cast<std::int64_t>(found->gr_gid) : -1;
 }
 
 void read_server(TomlReader r, ServerConfig& s) {
@@ -45,6 +61,14 @@ void read_server(TomlReader r, ServerConfig& s) {
       r.problem("unix_socket_mode", "an octal file mode such as \"0660\"");
     } else {
       s.unix_socket_mode = value;
+    }
+  }
+  r.string("unix_socket_group", s.unix_socket_group);
+  if (r.has("unix_socket_group")) {
+    s.unix_socket_gid = group_id(s.unix_socket_group);
+    if (s.unix_socket_gid < 0) {
+      r.problem("unix_socket_group", "an existing group name or number (no group \"" +
+                                         s.unix_socket_group + "\" on this host)");
     }
   }
   r.finish();

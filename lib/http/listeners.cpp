@@ -82,7 +82,8 @@ core::Result<int> tcp_socket(const config::ListenAddress& a, std::uint16_t port,
   return fd;
 }
 
-core::Result<int> unix_socket(const config::ListenAddress& a, std::uint32_t mode) {
+core::Result<int> unix_socket(const config::ListenAddress& a, std::uint32_t mode,
+                              std::int64_t gid) {
   if (auto s = clear_stale_socket(a.path); !s) {
     return core::make_error(s.error().code,
                             "cannot listen on " + a.to_string() + ": " + s.error().message);
@@ -102,6 +103,13 @@ core::Result<int> unix_socket(const config::ListenAddress& a, std::uint32_t mode
   if (r != 0) {
     ::close(fd);
     return listen_error(a, "bind", bind_err);
+  }
+  // The group before listen(): nobody connects until the file has its final owner and mode.
+  if (gid >= 0 && chown(a.path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0) {
+    const int err = errno;
+    ::close(fd);
+    unlink(a.path.c_str());
+    return listen_error(a, "chown to group " + std::to_string(gid) + " (is rld a member?)", err);
   }
   if (chmod(a.path.c_str(), mode) != 0 || ::listen(fd, kBacklog) != 0) {
     const int err = errno;
@@ -178,13 +186,14 @@ core::Result<Listeners> Listeners::inherit(const std::vector<int>& fds) {
 }
 
 core::Result<Listeners> Listeners::open(const std::vector<config::ListenAddress>& addresses,
-                                        int workers, std::uint32_t unix_socket_mode) {
+                                        int workers, std::uint32_t unix_socket_mode,
+                                        std::int64_t unix_socket_gid) {
   Listeners out;
   for (const auto& a : addresses) {
     Entry e;
     config::ListenAddress actual = a;
     if (a.kind == config::ListenAddress::Kind::unix_socket) {
-      auto fd = unix_socket(a, unix_socket_mode);
+      auto fd = unix_socket(a, unix_socket_mode, unix_socket_gid);
       if (!fd) return fd.error();  // `out` closes and unlinks what was made so far
       e.unix_socket = true;
       e.shared = true;

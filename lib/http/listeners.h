@@ -26,8 +26,10 @@ class Listeners {
  public:
   // Binds and listens on every address, `workers` times for TCP. On failure nothing is left
   // open or bound, and the error names the address.
+  // Unix socket files get `unix_socket_mode` and, when `unix_socket_gid` >= 0, that group.
   static core::Result<Listeners> open(const std::vector<config::ListenAddress>& addresses,
-                                      int workers, std::uint32_t unix_socket_mode);
+                                      int workers, std::uint32_t unix_socket_mode,
+                                      std::int64_t unix_socket_gid = -1);
   // Takes over already listening stream sockets (systemd's LISTEN_FDS). Each must be a
   // listening TCP or Unix stream socket; the error names the descriptor that is not.
   static core::Result<Listeners> inherit(const std::vector<int>& fds);

@@ -534,6 +534,16 @@ def test_unix_socket_mode_is_configurable(make_rld):
     assert rld.get("/health", via="unix").status == 200
 
 
+def test_unix_socket_group_is_configurable(make_rld):
+    # A group this process may give a file: any as root (then not its own), else one of its own.
+    others = [g for g in os.getgroups() if g != os.getgid()]
+    gid = 1 if os.geteuid() == 0 else (others[0] if others else os.getgid())
+    rld = make_rld(settings={"server": {"unix_socket_group": str(gid)}})
+    st = os.stat(rld.socket_path)
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (gid, 0o660)
+    assert rld.get("/health", via="unix").status == 200
+
+
 def test_stale_socket_file_is_replaced_at_start(make_rld):
     rld = make_rld(start=False)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

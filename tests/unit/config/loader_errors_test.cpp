@@ -95,6 +95,14 @@ TEST_CASE("a unix_socket_mode with a sign is not an octal file mode") {
   if (!result.ok()) CHECK(has(result.error().message, "server.unix_socket_mode"));
 }
 
+TEST_CASE("a unix_socket_group this host does not have is reported by name") {
+  const std::string e = error_of("err_unknown_socket_group.toml");
+  CHECK_MESSAGE(has(e, kFixtures + "err_unknown_socket_group.toml:3: server.unix_socket_group: "
+                                   "expected an existing group name or number (no group "
+                                   "\"no-such-group-rl\" on this host)"),
+                e);
+}
+
 TEST_CASE("an unknown log level is reported with the accepted levels") {
   const std::string e = error_of("err_bad_log_level.toml");
   CHECK_MESSAGE(has(e, kFixtures + "err_bad_log_level.toml:3: log.level: expected one of "

@@ -231,3 +231,12 @@ TEST_CASE("--store memory is accepted and an unknown --store is refused") {
   CHECK(load_error("", {}, o).find("--store: expected memory or redis, got \"etcd\"") !=
         std::string::npos);
 }
+
+TEST_CASE("a unix_socket_group is resolved to its group id by name or by number") {
+  const DaemonConfig by_name = load_ok(kFixtures + "socket_group_name.toml");
+  CHECK(by_name.server.unix_socket_gid == 0);
+  const DaemonConfig by_number = load_ok(kFixtures + "socket_group_number.toml");
+  CHECK(by_number.server.unix_socket_gid == 0);
+  CHECK(by_number.server.unix_socket_group == "0");
+  CHECK(load_ok(kDemo).server.unix_socket_gid == -1);  // default: rld's own group
+}
