@@ -2,6 +2,7 @@
 // without going through a daemon. Every change is published on rl:events, so every running rld
 // applies it at once. Exit codes: 0 success, 1 other failure, 2 usage error, 3 not found,
 // 4 Redis unreachable, 5 conflict.
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -99,6 +100,7 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 }  // namespace rl::rlctl
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a Redis that closed the connection is an error, not a kill
   using namespace rl::rlctl;
   GlobalOptions options;
   Slot slot;

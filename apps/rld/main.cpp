@@ -2,6 +2,7 @@
 // DESIGN.md §8), loads and validates the configuration, then hands over to the Daemon.
 // Exit codes: 0 clean stop or valid --check-config, 1 bad configuration or start-up failure,
 // 2 usage error.
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -57,6 +58,9 @@ void add_flags(CLI::App& app, Flags& flags, rl::config::Overrides& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A client that hung up makes write() fail with EPIPE, which libuv reports on that connection;
+  // the default SIGPIPE would instead kill the whole daemon. Before any thread starts.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "rld — rate-limit decision daemon: answers \"may this request pass?\" over HTTP "
       "on TCP and Unix sockets.\n\nEnvironment: REDIS_HOST, REDIS_PORT, REDIS_DB, "

@@ -279,8 +279,6 @@ def test_a_hung_rld_gets_a_503_after_the_read_timeout(make_nginx, app):
         assert "auth request unexpected status: 504" in nginx.log_text()
 
 
-@pytest.mark.xfail(strict=True, reason="rld does not ignore SIGPIPE: writing its answer to a "
-                   "Unix-socket connection its client has closed kills it (exit -13)")
 def test_rld_outlives_a_check_that_nginx_gave_up_on(make_nginx, app):
     """nginx closes its connection to rld when the check times out (or the client goes away);
     rld, resumed, answers the check it had read on a closed connection, and must carry on."""

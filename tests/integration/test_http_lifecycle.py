@@ -544,6 +544,18 @@ def test_unix_socket_group_is_configurable(make_rld):
     assert rld.get("/health", via="unix").status == 200
 
 
+def test_clients_that_hang_up_before_the_answer_do_not_kill_rld(rld):
+    """Writing an answer to a connection its client closed raises SIGPIPE: rld must ignore it
+    (nginx closes its connection to rld when a check times out or its own client leaves)."""
+    for via in ("unix", "tcp") * 10:
+        s = connect(rld, via)
+        s.sendall(request_bytes("GET", "/check", [("X-API-Key", PRO)]) * 20)
+        s.close()
+    time.sleep(0.2)
+    assert rld.proc.poll() is None, f"rld died: exit {rld.proc.returncode}"
+    assert rld.get("/health").status == 200
+
+
 def test_stale_socket_file_is_replaced_at_start(make_rld):
     rld = make_rld(start=False)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
