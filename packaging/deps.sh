@@ -7,7 +7,7 @@ set -eu
 build_pkgs="g++ make cmake ninja-build pkg-config libuv1-dev libhiredis-dev node-llhttp \
 nlohmann-json3-dev libtomlplusplus-dev libcli11-dev doctest-dev libssl-dev libsystemd-dev"
 # systemd: systemd-analyze verify; help2man and dpkg-dev: `make package` (man pages, cpack -G DEB).
-test_pkgs="python3 python3-pytest curl redis-server redis-tools haproxy nginx systemd \
+test_pkgs="python3 python3-pytest python3-yaml curl redis-server redis-tools haproxy nginx systemd \
 help2man dpkg-dev"
 
 case "${1:-test}" in

@@ -69,13 +69,18 @@ bool Router::match_segments(const Entry& e, std::string_view path,
     const auto slash = rest.find('/');
     const std::string_view segment = rest.substr(0, slash);
     const std::string& want = e.segments[i];
+    const bool last = i + 1 == e.segments.size();
+    if (last && want.size() > 5 && want.front() == '{' && want.ends_with("...}")) {
+      if (rest.empty() || param >= kMaxParams) return false;
+      params[param] = rest;
+      return true;
+    }
     if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
       if (segment.empty() || param >= kMaxParams) return false;
       params[param++] = segment;
     } else if (segment != want) {
       return false;
     }
-    const bool last = i + 1 == e.segments.size();
     if (last != (slash == std::string_view::npos)) return false;
     if (!last) rest = rest.substr(slash + 1);
   }

@@ -1,5 +1,6 @@
 // Router: maps (method, path) to a route id from a table of patterns such as
-// "/admin/users/{id}/keys" ({name} matches one non-empty segment). Distinguishes "no such path"
+// "/admin/users/{id}/keys" ({name} matches one non-empty segment; a last {name...} matches the
+// non-empty rest of the path, slashes and all). Distinguishes "no such path"
 // (404) from "path exists, method not allowed" (405, with the Allow list). HEAD is accepted
 // wherever GET is. Pure and allocation-free per match.
 #pragma once

@@ -233,9 +233,12 @@ bool HttpApi::read_check(ApiContext& ctx) {
     }
     ctx.deny_status = static_cast<int>(*status);
   }
-  // Only a trusted proxy may say which path the request was for.
+  // Only a trusted proxy may say which path the request was for: in the path after /check
+  // (Envoy's path_prefix), else in the original-URI header (nginx, Traefik).
   if (!s.trusts(req.peer)) return true;
-  std::string_view original = req.header(s.original_uri_header);
+  constexpr std::string_view kPrefix = "/check";
+  std::string_view original = req.path.size() > kPrefix.size() ? req.path.substr(kPrefix.size())
+                                                               : req.header(s.original_uri_header);
   original = original.substr(0, original.find('?'));
   if (original.empty() || !s.is_excluded(original)) return true;
   http::ResponseWriter& w = ctx.response();

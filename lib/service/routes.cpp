@@ -11,6 +11,8 @@ http::Router make_router() {
   };
   add(Route::test, {M::get}, "/test");
   add(Route::check, {}, "/check");
+  // Envoy's ext_authz (HTTP service) asks for path_prefix + the client's path.
+  add(Route::check, {}, "/check/{path...}");
   add(Route::decide, {M::post}, "/v1/decide");
   add(Route::health, {M::get}, "/health");
   add(Route::ready, {M::get}, "/ready");

@@ -5,13 +5,10 @@ make — built here exactly as those proxies build them (path, headers, client a
 reference's numbers, the right client and the right excluded paths."""
 import tomllib
 
+import yaml  # python3-yaml, installed by packaging/deps.sh
+
 from helpers_decisions import avoid_window_edge
 from rld_harness import KEYS, ROOT, run_rld
-
-try:
-    import yaml
-except ImportError:  # the parse checks need PyYAML; without it they check nothing
-    yaml = None
 
 PACKAGING = ROOT / "packaging"
 ENVOY_TOML = PACKAGING / "envoy" / "rld.toml"
@@ -55,15 +52,13 @@ def test_every_shipped_rld_toml_passes_check_config():
 
 
 def test_the_envoy_example_asks_rld_what_rld_reads():
-    if yaml is None:
-        return
     doc = load_yaml(PACKAGING / "envoy" / "envoy.yaml")
     hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["use_remote_address"] is True and hcm["xff_num_trusted_hops"] == 0
     ext_authz = hcm["http_filters"][0]
     assert ext_authz["name"] == "envoy.filters.http.ext_authz"
     config = ext_authz["typed_config"]
-    assert config["http_service"]["path_prefix"] == "/check?uri="
+    assert config["http_service"]["path_prefix"] == "/check"
     assert patterns(config["allowed_headers"]) == {
         ("exact", h) for h in ("x-api-key", "authorization", "x-forwarded-for", "x-request-id")}
     response = config["http_service"]["authorization_response"]
@@ -86,8 +81,6 @@ def test_the_envoy_example_asks_rld_what_rld_reads():
 
 
 def test_the_traefik_example_asks_rld_what_rld_reads():
-    if yaml is None:
-        return
     static = load_yaml(PACKAGING / "traefik" / "traefik.yml")
     assert "forwardedHeaders" not in static["entryPoints"]["web"]  # trusts no client's headers
     dynamic = load_yaml(PACKAGING / "traefik" / "dynamic.yml")
@@ -112,7 +105,7 @@ def envoy_check(rld, target, key=None, client="203.0.113.9", claimed=None, metho
                "X-Forwarded-For": f"{claimed}, {client}" if claimed else client}
     if key is not None:
         headers["X-API-Key"] = key
-    return rld.request(method, "/check?uri=" + target, headers=headers, conn=conn)
+    return rld.request(method, "/check" + target, headers=headers, conn=conn)
 
 
 def test_rld_answers_envoys_check_requests(make_rld):
@@ -146,10 +139,19 @@ def test_rld_answers_envoys_check_requests(make_rld):
     assert r.status == 400, r
     r = envoy_check(rld, "/api?x=1&deny_status=404", key=KEYS["free"], conn=conn)
     assert r.status == 404 and r.headers["x-ratelimit-remaining"] == "0", r
-    # Why the query: rld routes /check only, so Envoy's default shape would deny everything.
-    r = rld.request("GET", "/check/api/items", headers={"X-API-Key": KEYS["pro"]}, conn=conn)
-    assert r.status == 404, r
+    # The path after /check is the original path: excluded paths pass without a key and
+    # uncounted, in canonical form only...
+    for target in ("/health", "/health?probe=1"):
+        r = envoy_check(rld, target, conn=conn)
+        assert r.status == 200 and "x-ratelimit-limit" not in r.headers, (target, r)
+    for target in ("/%68ealth", "//health", "/health/../api", "/healthz"):
+        assert envoy_check(rld, target, conn=conn).status == 401, target
     conn.close()
+    # ...and only from a trusted proxy: a client asking rld directly is limited like any other.
+    untrusted = make_rld(settings={**settings_of(ENVOY_TOML),
+                                   "http": {**settings_of(ENVOY_TOML)["http"],
+                                            "trusted_proxies": []}})
+    assert untrusted.request("GET", "/check/health").status == 401
 
 
 # -- what rld answers to Traefik's ForwardAuth requests ----------------------------------------------

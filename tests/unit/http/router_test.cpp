@@ -123,3 +123,15 @@ TEST_CASE("method names are the HTTP tokens") {
   CHECK(rl::http::method_name(Method::patch) == "PATCH");
   CHECK(rl::http::method_name(Method::other) == "OTHER");
 }
+
+TEST_CASE("a last {rest...} segment captures the rest of the path, slashes and all") {
+  Router r = make_router();
+  r.add(kCheck, {}, "/check/{path...}");
+  const auto m = r.match(Method::get, "/check/api/items/7");
+  CHECK(m.route == kCheck);
+  CHECK(m.params[0] == "api/items/7");
+  CHECK(r.match(Method::post, "/check/x/").params[0] == "x/");
+  CHECK(r.match(Method::get, "/check").route == kCheck);  // the exact route still matches
+  CHECK(r.match(Method::get, "/check/").route == -1);     // the rest must not be empty
+  CHECK(r.match(Method::get, "/checks/a").route == -1);
+}
