@@ -271,7 +271,7 @@ def test_a_hung_rld_gets_a_503_after_the_read_timeout(make_nginx, app):
     with unmanaged_rld() as hung:
         nginx = make_nginx(hung)
         assert from_app(nginx.get("/api/items", key=KEYS["pro"]))
-        hung.signal(signal.SIGSTOP)  # accepts connections (the kernel does), answers nothing
+        hung.pause()  # accepts connections (the kernel does), answers nothing
         r, took = nginx.timed("GET", "/api/items", key=KEYS["pro"])
         assert error_of(r, 503) == "unavailable", r
         assert READ_TIMEOUT - 0.1 <= took < READ_TIMEOUT + 2.0, took
@@ -284,7 +284,7 @@ def test_rld_outlives_a_check_that_nginx_gave_up_on(make_nginx, app):
     rld, resumed, answers the check it had read on a closed connection, and must carry on."""
     with unmanaged_rld() as slow:
         nginx = make_nginx(slow)
-        slow.signal(signal.SIGSTOP)
+        slow.pause()
         try:
             assert error_of(nginx.get("/api/items", key=KEYS["pro"]), 503) == "unavailable"
         finally:

@@ -309,6 +309,22 @@ class Rld:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def pause(self):
+        """SIGSTOP, and wait until every thread has stopped: the signal is delivered
+        asynchronously, and a worker on the other core could still answer a request."""
+        self.proc.send_signal(signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+
+        def stopped():
+            states = []
+            for task in tasks.iterdir():
+                try:  # "pid (comm) S ...": the state follows the last ')'
+                    states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+                except (OSError, IndexError):
+                    continue
+            return bool(states) and all(s in ("T", "t") for s in states)
+        assert wait_until(stopped, 5, interval=0.01), "rld did not stop"
+
     def wait(self, timeout):
         """Waits for the daemon to exit and for its last log line to be read; returns the
         exit code. Reading rld.proc directly could miss lines still in the pipe."""
