@@ -86,7 +86,9 @@ set(CPACK_VERBATIM_VARIABLES ON)  # the description has quotes
 set(CPACK_PACKAGE_NAME rl)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_VENDOR "the rl authors")
-set(CPACK_PACKAGE_CONTACT "Seed 2bfeb801 maintainers <maintainers@users.noreply.r-seed-2bfeb801.example>"
+# The repository's commit identity until the project names a maintainer.
+set(CPACK_PACKAGE_CONTACT
+    "Seed 2bfeb801 maintainers <maintainers@users.noreply.r-seed-2bfeb801.example>"
     CACHE STRING "Maintainer of the Debian package")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "distributed rate limiter: rld daemon, rlctl and rlbench")
 # The long description as Debian wants it: lines under 80 columns, " ." between paragraphs
