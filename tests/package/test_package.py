@@ -341,7 +341,8 @@ def test_reinstall_and_upgrade_keep_a_modified_conffile(installed, tmp_path):
     newer = repack_with_changed_conffile(installed, tmp_path, field("Version") + "+pkgtest1")
     run("dpkg", "-i", "--force-confold", newer)
     assert conf.read_text() == local
-    assert Path("/etc/rld/rld.toml.dpkg-dist").read_text().endswith("# changed by a later release\n")
+    dist = Path("/etc/rld/rld.toml.dpkg-dist")
+    assert dist.read_text().endswith("# changed by a later release\n")
     assert run("dpkg-query", "-W", "-f=${Version}", "rl").stdout.endswith("+pkgtest1")
     # The upgrade kept the user, the permissions and the enablement; the config still passes.
     st = conf.stat()
