@@ -11,7 +11,8 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RLD := $(abspath $(BUILD_DIR))/apps/rld/rld
 
-.PHONY: all deps deps-build build run test unit integration e2e format format-check clean
+.PHONY: all deps deps-build deps-package build run test unit integration e2e package package-test \
+  format format-check clean
 
 all: build
 
@@ -21,6 +22,9 @@ deps:
 deps-build:
 	@packaging/deps.sh build
 
+deps-package:
+	@packaging/deps.sh package
+
 build: deps-build
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRL_WERROR=ON \
 	  -DRL_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF) >/dev/null
@@ -29,7 +33,7 @@ build: deps-build
 run: build
 	@exec $(RLD) --config config/rld.toml
 
-test: deps build unit integration e2e
+test: deps build unit integration e2e package-test
 
 unit:
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
@@ -44,6 +48,21 @@ e2e:
 	RLD_BIN=$(RLD) RLCTL_BIN=$(abspath $(BUILD_DIR))/apps/rlctl/rlctl \
 	  RLBENCH_BIN=$(abspath $(BUILD_DIR))/apps/rlbench/rlbench \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The Debian package, from this build (so SANITIZE=1 packages the sanitized binaries):
+# $(BUILD_DIR)/package/rl_<version>_<arch>.deb. The configure step of `build` picks up help2man
+# once deps-package has installed it (RL_MAN_PAGES=AUTO); cpack refuses a package without them.
+package: deps-package build
+	@rm -f $(BUILD_DIR)/package/*.deb
+	@cd $(BUILD_DIR) && cpack --config CPackConfig.cmake
+	@echo "package: $$(ls $(abspath $(BUILD_DIR))/package/*.deb)"
+
+# Builds the package, then installs it on this machine, runs it and purges it again: needs root
+# (dpkg -i, adduser), through sudo when not root. Kept apart from e2e, which changes nothing
+# outside its temp directories; tests/package/test_package.py says what it checks.
+package-test: package
+	$(if $(filter 0,$(shell id -u)),,sudo) env RL_DEB="$$(ls $(abspath $(BUILD_DIR))/package/*.deb)" \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -1,19 +1,22 @@
 #!/bin/sh
 # Installs the Debian 12 packages rl needs to build and test, and only those that are missing,
 # so that `make run` and `make test` work on a fresh machine and cost nothing on a prepared one.
-# Usage: packaging/deps.sh [build|test]   (default: test, which includes build)
+# Usage: packaging/deps.sh [build|package|test]   (default: test, which includes the others)
 set -eu
 
 build_pkgs="g++ make cmake ninja-build pkg-config libuv1-dev libhiredis-dev node-llhttp \
 nlohmann-json3-dev libtomlplusplus-dev libcli11-dev doctest-dev libssl-dev libsystemd-dev"
-# systemd: systemd-analyze verify; help2man and dpkg-dev: `make package` (man pages, cpack -G DEB).
+# help2man and dpkg-dev: `make package` (man pages, cpack -G DEB with dpkg-shlibdeps).
+package_pkgs="help2man dpkg-dev"
+# systemd: systemd-analyze verify in the package test; python3-yaml: the proxy example checks.
 test_pkgs="python3 python3-pytest python3-yaml curl redis-server redis-tools haproxy nginx systemd \
-help2man dpkg-dev"
+$package_pkgs"
 
 case "${1:-test}" in
   build) wanted="$build_pkgs" ;;
+  package) wanted="$build_pkgs $package_pkgs" ;;
   test) wanted="$build_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|package|test]" >&2; exit 2 ;;
 esac
 
 missing=""
