@@ -8,10 +8,10 @@ RL_DEB naming the .deb. Tests run in file order and share one installation (the 
 fixture); the last one purges it. Whatever fails, the fixture's teardown purges the package
 and deletes the rld user if this run created it, so the machine is left as it was found.
 """
+import grp
 import json
 import os
 import pwd
-import grp
 import shutil
 import signal
 import socket
@@ -248,6 +248,7 @@ def test_installed_rld_serves_as_the_rld_user(installed):
     """The installed binary and configuration, as the rld user, with the listeners overridden:
     /run/rld belongs to systemd (RuntimeDirectory) and port 8000 may be taken here."""
     rld = pwd.getpwnam("rld")
+    www_data = grp.getgrnam("www-data").gr_gid
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
         run_dir = Path(tmp, "run")
@@ -257,7 +258,8 @@ def test_installed_rld_serves_as_the_rld_user(installed):
         proc = subprocess.Popen(
             ["/usr/bin/rld", "--config", "/etc/rld/rld.toml", "--listen", "127.0.0.1:0",
              "--listen", f"unix:{sock}", "--workers", "1"],
-            user=rld.pw_uid, group=rld.pw_gid, extra_groups=[], env=ENV, cwd="/",
+            # As rld.service runs it: user and group rld, SupplementaryGroups=www-data.
+            user=rld.pw_uid, group=rld.pw_gid, extra_groups=[www_data], env=ENV, cwd="/",
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         lines, addresses, ready = [], [], threading.Event()
 
@@ -290,7 +292,9 @@ def test_installed_rld_serves_as_the_rld_user(installed):
             status, body = http_get(tcp, "/health")
             assert (status, json.loads(body)) == (200, {"status": "ok"})
             assert http_get(lambda: UnixHTTPConnection(str(sock)), "/health")[0] == 200
-            assert oct(os.stat(sock).st_mode & 0o777) == oct(0o660)
+            st = os.stat(sock)  # nginx's group may connect: unix_socket_group = "www-data"
+            assert (oct(st.st_mode & 0o777), st.st_uid, st.st_gid) == \
+                (oct(0o660), rld.pw_uid, www_data)
             # The package ships no keys (the demo key is unknown) and no admin key.
             assert http_get(tcp, "/test")[0] == 401
             assert http_get(tcp, "/admin/health")[0] == 403
