@@ -27,7 +27,13 @@ DecisionService::DecisionService(store::Store& store, store::Directory& director
       clock_(clock),
       log_(log),
       metrics_(metrics),
+      counters_(metrics),
       settings_(std::make_shared<ServiceSettings>()) {}
+
+void DecisionService::set_settings(std::shared_ptr<const ServiceSettings> settings) {
+  metrics_.prepare(settings->tier_names);
+  settings_ = std::move(settings);
+}
 
 void DecisionService::decide(DecisionJob& job) {
   job.admin = false;
@@ -190,7 +196,7 @@ void DecisionService::finish(DecisionJob& job, Verdict verdict) {
   job.result.verdict = verdict;
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - job.started);
-  if (!job.admin) metrics_.record(job.result, latency);
+  if (!job.admin) counters_.record(job.result, latency);
   if (!job.admin && log_.enabled(obs::LogLevel::debug)) {
     const auto& id = job.result.identity;
     log_.debug("rate_limit_decision",

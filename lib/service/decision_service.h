@@ -22,9 +22,8 @@ class DecisionService {
   DecisionService(store::Store& store, store::Directory& directory, HealthService& health,
                   const core::Clock& clock, obs::Logger& log, DecisionMetrics& metrics);
 
-  void set_settings(std::shared_ptr<const ServiceSettings> settings) {
-    settings_ = std::move(settings);
-  }
+  // Also registers the decision series of the settings' tiers.
+  void set_settings(std::shared_ptr<const ServiceSettings> settings);
   const ServiceSettings& settings() const { return *settings_; }
 
   // A rate-limit decision for job.request.
@@ -50,6 +49,7 @@ class DecisionService {
   const core::Clock& clock_;
   obs::Logger& log_;
   DecisionMetrics& metrics_;
+  TierCounterCache counters_;
   std::shared_ptr<const ServiceSettings> settings_;
   core::WallTime last_store_error_log_{};
   std::uint64_t suppressed_store_errors_ = 0;
