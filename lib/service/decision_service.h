@@ -41,7 +41,7 @@ class DecisionService {
   void unverified(DecisionJob& job);
   void invalid_attempt(DecisionJob& job, Verdict verdict, SecurityEvent event);
   void finish(DecisionJob& job, Verdict verdict);
-  void log_store_error(std::string_view event, const core::Error& error);
+  void log_store_error(std::string_view event, const DecisionJob& job, const core::Error& error);
 
   store::Store& store_;
   store::Directory& directory_;
