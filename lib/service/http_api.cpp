@@ -316,7 +316,8 @@ void HttpApi::on_job_done(ApiContext& ctx) {
   if (!ctx.job.admin) return respond_decision(ctx);
   const DecisionResult& r = ctx.job.result;
   if (r.verdict == Verdict::allowed) {
-    return admin_.handle(ctx.route, *ctx.exchange, ctx.params, ctx.request_id);
+    return admin_.handle(ctx.route, *ctx.exchange, ctx.params,
+                         AdminApi::Origin{ctx.request_id, ctx.job.client_key});
   }
   http::ResponseWriter& w = ctx.response();
   if (r.verdict == Verdict::client_blocked) {
