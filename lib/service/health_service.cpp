@@ -13,8 +13,13 @@ HealthService::HealthService(store::Directory& directory, const core::Clock& clo
       cache_(cache),
       reports_(reports) {
   if (!reports_) return;
-  metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {},
-                   [this] { return cached_.state == policy::HealthState::degraded ? 1.0 : 0.0; });
+  // Read on the scraping worker's thread: from atomics, and a state past its TTL reads NORMAL
+  // even before this worker's next decision notices the expiry.
+  metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {}, [this] {
+    if (!degraded_.load(std::memory_order_relaxed)) return 0.0;
+    const std::int64_t expires = expires_ms_.load(std::memory_order_relaxed);
+    return expires != 0 && expires <= core::to_unix_ms(clock_.now()) ? 0.0 : 1.0;
+  });
 }
 
 policy::HealthState HealthService::current() {
@@ -26,7 +31,7 @@ policy::HealthState HealthService::current() {
                                    {"to", "NORMAL"},
                                    {"reason", "the state's TTL expired"}});
     }
-    cached_ = store::HealthRecord{};
+    cache(store::HealthRecord{});
   }
   if (now - fetched_at_ >= cache_ && !refreshing_) refresh();
   return cached_.state;
@@ -95,7 +100,14 @@ void HealthService::apply(const store::HealthRecord& record) {
                                  {"reason", record.reason},
                                  {"ttl_seconds", ttl}});
   }
+  cache(record);
+}
+
+void HealthService::cache(const store::HealthRecord& record) {
   cached_ = record;
+  degraded_.store(record.state == policy::HealthState::degraded, std::memory_order_relaxed);
+  expires_ms_.store(record.expires_at ? core::to_unix_ms(*record.expires_at) : 0,
+                    std::memory_order_relaxed);
 }
 
 }  // namespace rl::service

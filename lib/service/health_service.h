@@ -4,6 +4,8 @@
 // TTL falls back to NORMAL when it expires. Loop-thread only.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 
 #include "obs/logger.h"
@@ -32,6 +34,7 @@ class HealthService {
 
  private:
   void apply(const store::HealthRecord& record);  // logs and counts a change of state
+  void cache(const store::HealthRecord& record);  // cached_ and the gauge's copy of it
   // Wraps `done` so that a fresh record read or written is cached first.
   store::Callback<store::HealthRecord> adopt(store::Callback<store::HealthRecord> done);
 
@@ -48,6 +51,9 @@ class HealthService {
   bool refresh_again_ = false;  // refresh() was called while a read was on its way
   std::uint64_t adopted_ = 0;   // records adopted from get() and set(), counted
   bool read_failing_ = false;   // logged once per outage, not per request
+  // cached_ for rl_health_state, which other threads read.
+  std::atomic<bool> degraded_{false};
+  std::atomic<std::int64_t> expires_ms_{0};  // 0: no expiry
 };
 
 }  // namespace rl::service

@@ -74,6 +74,15 @@ TEST_CASE("rl_health_changes_total and rl_health_state follow the state") {
   CHECK(metric(m, "rl_health_changes_total") == 2);
 }
 
+TEST_CASE("rl_health_state reads NORMAL once the TTL passed, before any decision notices") {
+  Pipeline p;
+  p.set_health(HealthState::degraded, Seconds{10});
+  CHECK(metric(p.registry.render(), "rl_health_state") == 1);
+  p.clock.advance(Seconds{10});
+  // No decision, no current(): a worker without traffic must not report a stale DEGRADED.
+  CHECK(metric(p.registry.render(), "rl_health_state") == 0);
+}
+
 TEST_CASE("a change made behind the service's back is seen after the cache time") {
   Pipeline p;
   CHECK(p.health.current() == HealthState::normal);
