@@ -159,6 +159,23 @@ def test_every_family_has_help_and_type_and_a_conventional_name(make_rld, reques
             assert kind == "gauge" and not name.endswith("_total"), (name, kind)
 
 
+def test_timeouts_and_malformed_requests_are_each_counted_once(make_rld):
+    rld = make_rld(settings={"http": {"header_timeout_ms": 200, "request_timeout_ms": 200}})
+
+    def counts():
+        m = parse_metrics(rld.metrics())
+        return [m[(name, frozenset())] for name in (
+            "rl_http_timeouts_total", "rl_http_protocol_errors_total",
+            "rl_http_internal_errors_total")]
+
+    before = counts()
+    assert rld.raw(b"GET /hea", read_timeout=3).startswith(b"HTTP/1.1 408"), "no 408"
+    malformed = b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"
+    assert rld.raw(malformed).startswith(b"HTTP/1.1 400")
+    after = counts()
+    assert [a - b for a, b in zip(after, before)] == [1, 1, 0], (before, after)
+
+
 # --------------------------------------------------------------------------- the dashboard --
 def dashboard_exprs(node):
     """Every PromQL expression of a dashboard: the panels' targets, nested rows included, and
