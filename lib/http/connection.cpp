@@ -121,6 +121,7 @@ void Connection::process(const char* data, std::size_t len) {
     if (parser_.take_continue()) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
     if (step.state == RequestParser::State::need_more) break;
     if (step.state == RequestParser::State::error) {
+      server_.metrics_.protocol_errors.inc();
       respond_error(parser_.error_status(), parser_.error_reason());
       return;
     }
@@ -151,6 +152,7 @@ void Connection::dispatch() {
     // No exception may leave a libuv callback. Handlers do their fallible work before they
     // hand the exchange to anything asynchronous, so nothing else refers to it now.
     in_dispatch_ = false;
+    server_.metrics_.internal_errors.inc();
     server_.log_.error("request_failed", {{"error", e.what()}});
     out_.resize(mark);
     exchange_.writer_.reset();
@@ -200,7 +202,6 @@ void Connection::resume() {
 }
 
 void Connection::respond_error(int status, std::string_view reason) {
-  server_.metrics_.protocol_errors.inc();
   const auto now = server_.clock_.now();
   ResponseWriter writer(out_, server_.dates_.get(core::to_unix_ms(now) / 1000), false, false);
   server_.handler_.write_error(writer, status, reason);

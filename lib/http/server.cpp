@@ -65,6 +65,9 @@ ServerMetrics::ServerMetrics(obs::Registry& r, std::string_view worker)
       protocol_errors(r.counter("rl_http_protocol_errors_total",
                                 "Malformed or over-limit requests answered with an error and a "
                                 "close.")),
+      internal_errors(r.counter("rl_http_internal_errors_total",
+                                "Requests answered 500 because a handler failed (a bug: see the "
+                                "request_failed log line).")),
       requests(r.counter("rl_http_requests_total", "HTTP requests parsed.")),
       worker_requests(r.counter("rl_http_worker_requests_total",
                                 "HTTP requests parsed, by worker thread.", {{"worker", worker}})),

@@ -44,7 +44,8 @@ struct ServerMetrics {
   obs::Counter& accepted;
   obs::Counter& rejected;
   obs::Counter& timeouts;
-  obs::Counter& protocol_errors;
+  obs::Counter& protocol_errors;  // malformed or over the limits: answered 4xx and closed
+  obs::Counter& internal_errors;  // a handler threw: answered 500
   obs::Counter& requests;
   obs::Counter& worker_requests;
   obs::Gauge& buffered;

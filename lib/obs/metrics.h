@@ -60,7 +60,7 @@ class Histogram {
   std::atomic<std::uint64_t> sum_us_{0};
 };
 
-// Latency buckets from 25 µs to 1 s, for decisions and store calls.
+// Latency buckets from 5 µs to 1 s (16 bounds), for decisions and Redis commands.
 std::vector<double> latency_buckets();
 
 class Registry {
@@ -71,6 +71,9 @@ class Registry {
   // first registration is kept, the others are ignored (`read` must outlive the registry's use).
   void gauge_fn(std::string_view name, std::string_view help, Labels labels,
                 std::function<double()> read);
+  // The same for a count kept elsewhere that only rises (evictions since start): TYPE counter.
+  void counter_fn(std::string_view name, std::string_view help, Labels labels,
+                  std::function<double()> read);
   Histogram& histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                        Labels labels = {});
 
@@ -91,6 +94,8 @@ class Registry {
     std::vector<Series> series;
   };
   Family& family(std::string_view name, std::string_view help, Type type);
+  void add_fn(std::string_view name, std::string_view help, Type type, Labels labels,
+              std::function<double()> read);
   static std::string render_labels(Labels labels);
 
   mutable std::mutex mutex_;

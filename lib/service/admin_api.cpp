@@ -16,6 +16,7 @@ struct AdminApi::Call {
   http::Exchange& exchange;
   const Params& params;
   std::string_view request_id;
+  std::string_view client;
   std::string scratch;
 
   const http::Request& request() const { return exchange.request(); }
@@ -72,9 +73,8 @@ AdminApi::AdminApi(store::Directory& directory, store::Store& store, HealthServi
                    const core::Clock& clock, obs::Logger& log)
     : directory_(directory), store_(store), health_(health), clock_(clock), log_(log) {}
 
-void AdminApi::handle(Route route, http::Exchange& exchange, const Params& params,
-                      std::string_view request_id) {
-  auto* call = new Call{exchange, params, request_id, {}};
+void AdminApi::handle(Route route, http::Exchange& exchange, const Params& params, Origin origin) {
+  auto* call = new Call{exchange, params, origin.request_id, origin.client, {}};
   switch (route) {
     case Route::admin_health:
       return health(*call);
@@ -111,8 +111,19 @@ void AdminApi::health(Call& call) {
   if (!body) return;
   auto record = health_from_json(*body, clock_.now());
   if (!record) return call.fail(record.error());
-  health_.set(std::move(*record), [&call](core::Result<store::HealthRecord> r) {
-    r ? call.reply(200, to_json(*r)) : call.fail(r.error());
+  health_.set(std::move(*record), [this, &call](core::Result<store::HealthRecord> r) {
+    if (!r) return call.fail(r.error());
+    std::int64_t ttl = 0;
+    if (r->expires_at) {
+      ttl = std::chrono::duration_cast<core::Seconds>(*r->expires_at - clock_.now()).count();
+    }
+    log_.info("admin_change", {{"action", "health_set"},
+                               {"request_id", call.request_id},
+                               {"client", call.client},
+                               {"health", policy::to_string(r->state)},
+                               {"ttl_seconds", ttl},
+                               {"updated_by", r->updated_by}});
+    call.reply(200, to_json(*r));
   });
 }
 
@@ -139,7 +150,11 @@ void AdminApi::users(Call& call) {
   store::UserRecord user{id->get<std::string>(), tier->get<std::string>(), {}, false};
   directory_.create_user(std::move(user), [this, &call](core::Result<store::UserRecord> r) {
     if (!r) return call.fail(r.error());
-    log_.info("admin_change", {{"action", "user_created"}, {"user", r->id}, {"tier", r->tier}});
+    log_.info("admin_change", {{"action", "user_created"},
+                               {"request_id", call.request_id},
+                               {"client", call.client},
+                               {"user", r->id},
+                               {"tier", r->tier}});
     call.reply(201, to_json(*r));
   });
 }
@@ -164,6 +179,8 @@ void AdminApi::user(Call& call) {
       return directory_.update_user(id, patch, [this, &call](core::Result<store::UserRecord> r) {
         if (!r) return call.fail(r.error());
         log_.info("admin_change", {{"action", "user_updated"},
+                                   {"request_id", call.request_id},
+                                   {"client", call.client},
                                    {"user", r->id},
                                    {"tier", r->tier},
                                    {"disabled", r->disabled}});
@@ -174,7 +191,10 @@ void AdminApi::user(Call& call) {
       return directory_.delete_user(id, [this, &call, &id](core::Status s) {
         if (!s) return call.fail(s.error());
         store_.forget_user(id, [](core::Status) {});
-        log_.info("admin_change", {{"action", "user_deleted"}, {"user", id}});
+        log_.info("admin_change", {{"action", "user_deleted"},
+                                   {"request_id", call.request_id},
+                                   {"client", call.client},
+                                   {"user", id}});
         call.no_content();
       });
     default:
@@ -218,8 +238,11 @@ void AdminApi::user_keys(Call& call) {
   store::KeyRecord record{std::string(digest.view()), std::string(digest.key_id()), id, label, {}};
   directory_.add_key(std::move(record), [this, &call, key](core::Result<store::KeyRecord> r) {
     if (!r) return call.fail(r.error());
-    log_.info("admin_change",
-              {{"action", "key_created"}, {"user", r->user}, {"key_id", r->key_id}});
+    log_.info("admin_change", {{"action", "key_created"},
+                               {"request_id", call.request_id},
+                               {"client", call.client},
+                               {"user", r->user},
+                               {"key_id", r->key_id}});
     json out = to_json(*r);
     out["api_key"] = *key;  // shown this once; only the digest is stored
     call.reply(201, out);
@@ -229,8 +252,11 @@ void AdminApi::user_keys(Call& call) {
 void AdminApi::revoke_key(Call& call) {
   directory_.revoke_key(call.params[0], [this, &call](core::Result<store::KeyRecord> r) {
     if (!r) return call.fail(r.error());
-    log_.info("admin_change",
-              {{"action", "key_revoked"}, {"user", r->user}, {"key_id", r->key_id}});
+    log_.info("admin_change", {{"action", "key_revoked"},
+                               {"request_id", call.request_id},
+                               {"client", call.client},
+                               {"user", r->user},
+                               {"key_id", r->key_id}});
     call.no_content();
   });
 }
@@ -263,6 +289,8 @@ void AdminApi::tier(Call& call) {
   directory_.put_tier(*tier, [this, &call, t = *tier](core::Result<bool> created) {
     if (!created) return call.fail(created.error());
     log_.info("admin_change", {{"action", *created ? "tier_created" : "tier_updated"},
+                               {"request_id", call.request_id},
+                               {"client", call.client},
                                {"tier", t.name},
                                {"burst_limit", t.burst_limit},
                                {"degraded_limit", t.degraded_limit}});
@@ -314,7 +342,10 @@ void AdminApi::unblock(Call& call) {
   if (const auto ip = security::IpAddress::parse(client)) client = ip->client_key();
   store_.remove_block(client, [this, &call, client](core::Status s) {
     if (!s) return call.fail(s.error());
-    log_.info("admin_change", {{"action", "block_removed"}, {"client", client}});
+    log_.info("admin_change", {{"action", "block_removed"},
+                               {"request_id", call.request_id},
+                               {"client", call.client},
+                               {"blocked_client", client}});
     call.no_content();
   });
 }

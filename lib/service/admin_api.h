@@ -1,7 +1,8 @@
 // AdminApi: the /admin routes (DESIGN.md §4) — health state, users, keys, tiers, usage and
 // client blocks — over the Directory and Store interfaces. The caller has already checked the
-// admin key. Every change is logged as an `admin_change` event; new API keys are returned once
-// and only their SHA-256 is kept. Loop-thread only.
+// admin key. Every change is logged as an `admin_change` event with the request's id and client;
+// new API keys are returned once and only their SHA-256 is kept (the log names the key id).
+// Loop-thread only.
 #pragma once
 
 #include <array>
@@ -20,13 +21,17 @@ namespace rl::service {
 class AdminApi {
  public:
   using Params = std::array<std::string, 2>;
+  // Who asked, for the audit log; both outlive the request.
+  struct Origin {
+    std::string_view request_id;
+    std::string_view client;
+  };
 
   AdminApi(store::Directory& directory, store::Store& store, HealthService& health,
            const core::Clock& clock, obs::Logger& log);
 
   // Answers the request and calls exchange.done(), now or when the store has answered.
-  void handle(Route route, http::Exchange& exchange, const Params& params,
-              std::string_view request_id);
+  void handle(Route route, http::Exchange& exchange, const Params& params, Origin origin);
 
  private:
   struct Call;  // one admin request in progress

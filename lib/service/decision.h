@@ -39,6 +39,7 @@ struct DecisionRequest {
   security::IpAddress client;
   std::string_view api_key;  // as sent; empty when none
   std::int64_t cost = 1;
+  std::string_view request_id;  // the response's X-Request-ID, for the logs; may be empty
 };
 
 struct DecisionResult {

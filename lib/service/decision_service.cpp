@@ -27,7 +27,13 @@ DecisionService::DecisionService(store::Store& store, store::Directory& director
       clock_(clock),
       log_(log),
       metrics_(metrics),
+      counters_(metrics),
       settings_(std::make_shared<ServiceSettings>()) {}
+
+void DecisionService::set_settings(std::shared_ptr<const ServiceSettings> settings) {
+  metrics_.prepare(settings->tier_names);
+  settings_ = std::move(settings);
+}
 
 void DecisionService::decide(DecisionJob& job) {
   job.admin = false;
@@ -53,7 +59,9 @@ void DecisionService::start(DecisionJob& job) {
 void DecisionService::on_block_checked(DecisionJob& job,
                                        core::Result<std::optional<store::Block>> block) {
   if (!block) {
-    log_.warn("block_check_failed", {{"client", job.client_key}, {"error", block.error().message}});
+    log_.warn("block_check_failed", {{"request_id", job.request.request_id},
+                                     {"client", job.client_key},
+                                     {"error", block.error().message}});
   } else if (block->has_value()) {
     metrics_.security(SecurityEvent::blocked_request);
     job.result.retry_after = until((*block)->until, clock_.now());
@@ -80,7 +88,7 @@ void DecisionService::check_key(DecisionJob& job) {
 void DecisionService::on_resolved(DecisionJob& job,
                                   core::Result<std::optional<store::Identity>> identity) {
   if (!identity) {
-    log_store_error("identity_lookup_failed", identity.error());
+    log_store_error("identity_lookup_failed", job, identity.error());
     const core::Errc code = identity.error().code;
     if (code == core::Errc::unavailable || code == core::Errc::timeout ||
         code == core::Errc::overloaded) {
@@ -131,7 +139,7 @@ void DecisionService::unverified(DecisionJob& job) {
 
 void DecisionService::on_consumed(DecisionJob& job, core::Result<limiter::Decision> decision) {
   if (!decision) {
-    log_store_error("consume_failed", decision.error());
+    log_store_error("consume_failed", job, decision.error());
     job.result.retry_after = core::Millis{1000};
     return finish(job, Verdict::unavailable);
   }
@@ -155,8 +163,9 @@ void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict, Securit
       job.client_key, settings_->attempts, [this, &job](core::Result<store::AttemptOutcome> r) {
         const Verdict reason = job.result.verdict;
         if (!r) {
-          log_.warn("attempt_count_failed",
-                    {{"client", job.client_key}, {"error", r.error().message}});
+          log_.warn("attempt_count_failed", {{"request_id", job.request.request_id},
+                                             {"client", job.client_key},
+                                             {"error", r.error().message}});
           return finish(job, reason);
         }
         if (!r->blocked) return finish(job, reason);
@@ -164,6 +173,7 @@ void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict, Securit
         log_.warn(
             "security_alert",
             {{"kind", "client_blocked"},
+             {"request_id", job.request.request_id},
              {"client", job.client_key},
              {"attempts", r->attempts},
              {"last_reason", job.admin ? "admin_key_invalid" : to_string(reason)},
@@ -173,14 +183,17 @@ void DecisionService::invalid_attempt(DecisionJob& job, Verdict verdict, Securit
       });
 }
 
-void DecisionService::log_store_error(std::string_view event, const core::Error& error) {
+void DecisionService::log_store_error(std::string_view event, const DecisionJob& job,
+                                      const core::Error& error) {
   // During an outage this would be every request: one line a second, with what it stands for.
   const core::WallTime now = clock_.now();
   if (now - last_store_error_log_ < core::Seconds{1}) {
     ++suppressed_store_errors_;
     return;
   }
-  log_.error(event, {{"error", error.message},
+  log_.error(event, {{"request_id", job.request.request_id},
+                     {"client", job.client_key},
+                     {"error", error.message},
                      {"similar_since_last", static_cast<std::int64_t>(suppressed_store_errors_)}});
   last_store_error_log_ = now;
   suppressed_store_errors_ = 0;
@@ -190,11 +203,12 @@ void DecisionService::finish(DecisionJob& job, Verdict verdict) {
   job.result.verdict = verdict;
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - job.started);
-  if (!job.admin) metrics_.record(job.result, latency);
+  if (!job.admin) counters_.record(job.result, latency);
   if (!job.admin && log_.enabled(obs::LogLevel::debug)) {
     const auto& id = job.result.identity;
     log_.debug("rate_limit_decision",
-               {{"client", job.client_key},
+               {{"request_id", job.request.request_id},
+                {"client", job.client_key},
                 {"user", id.user ? std::string_view(id.user->id) : std::string_view{}},
                 {"tier", id.tier ? std::string_view(id.tier->name) : std::string_view{}},
                 {"result", to_string(verdict)},

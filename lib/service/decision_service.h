@@ -22,9 +22,8 @@ class DecisionService {
   DecisionService(store::Store& store, store::Directory& directory, HealthService& health,
                   const core::Clock& clock, obs::Logger& log, DecisionMetrics& metrics);
 
-  void set_settings(std::shared_ptr<const ServiceSettings> settings) {
-    settings_ = std::move(settings);
-  }
+  // Also registers the decision series of the settings' tiers.
+  void set_settings(std::shared_ptr<const ServiceSettings> settings);
   const ServiceSettings& settings() const { return *settings_; }
 
   // A rate-limit decision for job.request.
@@ -42,7 +41,7 @@ class DecisionService {
   void unverified(DecisionJob& job);
   void invalid_attempt(DecisionJob& job, Verdict verdict, SecurityEvent event);
   void finish(DecisionJob& job, Verdict verdict);
-  void log_store_error(std::string_view event, const core::Error& error);
+  void log_store_error(std::string_view event, const DecisionJob& job, const core::Error& error);
 
   store::Store& store_;
   store::Directory& directory_;
@@ -50,6 +49,7 @@ class DecisionService {
   const core::Clock& clock_;
   obs::Logger& log_;
   DecisionMetrics& metrics_;
+  TierCounterCache counters_;
   std::shared_ptr<const ServiceSettings> settings_;
   core::WallTime last_store_error_log_{};
   std::uint64_t suppressed_store_errors_ = 0;

@@ -13,21 +13,18 @@ HealthService::HealthService(store::Directory& directory, const core::Clock& clo
       cache_(cache),
       reports_(reports) {
   if (!reports_) return;
-  metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {},
-                   [this] { return cached_.state == policy::HealthState::degraded ? 1.0 : 0.0; });
+  // Read on the scraping worker's thread: from atomics, and a state past its TTL reads NORMAL
+  // even before this worker's next decision notices the expiry.
+  metrics.gauge_fn("rl_health_state", "System health state: 0 NORMAL, 1 DEGRADED.", {}, [this] {
+    if (!degraded_.load(std::memory_order_relaxed)) return 0.0;
+    const std::int64_t expires = expires_ms_.load(std::memory_order_relaxed);
+    return expires != 0 && expires <= core::to_unix_ms(clock_.now()) ? 0.0 : 1.0;
+  });
 }
 
 policy::HealthState HealthService::current() {
   const core::WallTime now = clock_.now();
-  if (cached_.expires_at && *cached_.expires_at <= now) {
-    if (cached_.state != policy::HealthState::normal && reports_) {
-      changes_.inc();
-      log_.info("health_changed", {{"from", to_string(cached_.state)},
-                                   {"to", "NORMAL"},
-                                   {"reason", "the state's TTL expired"}});
-    }
-    cached_ = store::HealthRecord{};
-  }
+  if (cached_.expires_at && *cached_.expires_at <= now) apply(store::HealthRecord{}, true);
   if (now - fetched_at_ >= cache_ && !refreshing_) refresh();
   return cached_.state;
 }
@@ -49,7 +46,7 @@ void HealthService::refresh() {
       read_failing_ = false;
       // On failure, keep serving the last known state; and a record adopted from get() or
       // set() while this read was on its way is newer than what it read.
-      if (adopted == adopted_) apply(*r);
+      if (adopted == adopted_) apply(*r, true);
     }
     if (refresh_again_) {
       refresh_again_ = false;
@@ -59,43 +56,67 @@ void HealthService::refresh() {
 }
 
 void HealthService::get(store::Callback<store::HealthRecord> done) {
-  directory_.health(adopt(std::move(done)));
+  directory_.health(adopt(std::move(done), true));
 }
 
 void HealthService::set(store::HealthRecord record, store::Callback<store::HealthRecord> done) {
+  // The siblings are told after the write, changed or not: the state's TTL may be new.
   directory_.set_health(std::move(record),
-                        adopt([this, done = std::move(done)](core::Result<store::HealthRecord> r) {
-                          if (r && on_set_) on_set_();
-                          done(std::move(r));
-                        }));
+                        adopt(
+                            [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
+                              if (r && on_change_) on_change_();
+                              done(std::move(r));
+                            },
+                            false));
 }
 
-store::Callback<store::HealthRecord> HealthService::adopt(
-    store::Callback<store::HealthRecord> done) {
-  return [this, done = std::move(done)](core::Result<store::HealthRecord> r) {
+store::Callback<store::HealthRecord> HealthService::adopt(store::Callback<store::HealthRecord> done,
+                                                          bool tell_siblings) {
+  return [this, tell_siblings, done = std::move(done)](core::Result<store::HealthRecord> r) {
     if (r) {
       fetched_at_ = clock_.now();
       ++adopted_;
-      apply(*r);
+      apply(*r, tell_siblings);
     }
     done(std::move(r));
   };
 }
 
-void HealthService::apply(const store::HealthRecord& record) {
-  if (record.state != cached_.state && reports_) {
-    changes_.inc();
-    std::int64_t ttl = 0;
-    if (record.expires_at) {
-      ttl = std::chrono::duration_cast<core::Seconds>(*record.expires_at - clock_.now()).count();
-    }
+void HealthService::apply(const store::HealthRecord& record, bool tell_siblings) {
+  const bool changed = record.state != cached_.state;
+  if (changed && reports_) report(record);
+  cache(record);
+  // Only the reporting worker logs and counts; one that noticed a change first (a TTL that
+  // expired, a read) has it read the store, or the change would wait for its traffic.
+  if (changed && !reports_ && tell_siblings && on_change_) on_change_();
+}
+
+void HealthService::report(const store::HealthRecord& record) {
+  changes_.inc();
+  const core::WallTime now = clock_.now();
+  if (cached_.expires_at && *cached_.expires_at <= now &&
+      record.state == policy::HealthState::normal) {
     log_.info("health_changed", {{"from", to_string(cached_.state)},
                                  {"to", to_string(record.state)},
-                                 {"updated_by", record.updated_by},
-                                 {"reason", record.reason},
-                                 {"ttl_seconds", ttl}});
+                                 {"reason", "the state's TTL expired"}});
+    return;
   }
+  std::int64_t ttl = 0;
+  if (record.expires_at) {
+    ttl = std::chrono::duration_cast<core::Seconds>(*record.expires_at - now).count();
+  }
+  log_.info("health_changed", {{"from", to_string(cached_.state)},
+                               {"to", to_string(record.state)},
+                               {"updated_by", record.updated_by},
+                               {"reason", record.reason},
+                               {"ttl_seconds", ttl}});
+}
+
+void HealthService::cache(const store::HealthRecord& record) {
   cached_ = record;
+  degraded_.store(record.state == policy::HealthState::degraded, std::memory_order_relaxed);
+  expires_ms_.store(record.expires_at ? core::to_unix_ms(*record.expires_at) : 0,
+                    std::memory_order_relaxed);
 }
 
 }  // namespace rl::service

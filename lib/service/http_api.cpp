@@ -210,6 +210,7 @@ void HttpApi::start_decision(ApiContext& ctx) {
   DecisionRequest& d = ctx.job.request;
   d = DecisionRequest{};
   d.client = client_of(ctx);
+  d.request_id = ctx.request_id;
   ctx.deny_status = 0;
   if (ctx.route == Route::check && !read_check(ctx)) return;
   if (ctx.route == Route::decide) {
@@ -309,6 +310,7 @@ void HttpApi::start_admin(ApiContext& ctx) {
       security::extract_api_key(req.header("x-admin-key"), req.header("authorization"));
   ctx.job.request = DecisionRequest{};
   ctx.job.request.client = client_of(ctx);
+  ctx.job.request.request_id = ctx.request_id;
   decisions_.authorize_admin(ctx.job,
                              !given.empty() && security::constant_time_equals(given, s.admin_key));
 }
@@ -317,7 +319,8 @@ void HttpApi::on_job_done(ApiContext& ctx) {
   if (!ctx.job.admin) return respond_decision(ctx);
   const DecisionResult& r = ctx.job.result;
   if (r.verdict == Verdict::allowed) {
-    return admin_.handle(ctx.route, *ctx.exchange, ctx.params, ctx.request_id);
+    return admin_.handle(ctx.route, *ctx.exchange, ctx.params,
+                         AdminApi::Origin{ctx.request_id, ctx.job.client_key});
   }
   http::ResponseWriter& w = ctx.response();
   if (r.verdict == Verdict::client_blocked) {

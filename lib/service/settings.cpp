@@ -43,6 +43,7 @@ std::shared_ptr<const ServiceSettings> ServiceSettings::from(
   };
   const policy::Tier* strictest = nullptr;
   for (const auto& t : tiers) {
+    s->tier_names.push_back(t.name);
     if (t.shadow) continue;
     if (strictest == nullptr || slower(t, *strictest)) strictest = &t;
   }

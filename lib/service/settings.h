@@ -31,8 +31,10 @@ struct ServiceSettings {
   // tier file's lowest rate, burst_limit per window; none: 503).
   policy::FailurePolicy unverified_policy = policy::FailurePolicy::deny;
   std::shared_ptr<const policy::Tier> unverified_tier;
+  // The tier file's tier names: their decision series are registered before any traffic.
+  std::vector<std::string> tier_names;
 
-  // `tiers`: the tier file's, for unverified_tier.
+  // `tiers`: the tier file's, for unverified_tier and tier_names.
   static std::shared_ptr<const ServiceSettings> from(const config::DaemonConfig& config,
                                                      const std::vector<policy::Tier>& tiers = {});
 

@@ -262,3 +262,41 @@ TEST_CASE("verdicts have stable names and statuses") {
   CHECK(status_of(Verdict::unavailable) == 503);
   CHECK(status_of(Verdict::malformed_key) == 401);
 }
+
+TEST_CASE("rate_limit_decision names the request id and the decision's fields") {
+  Pipeline p(rl::obs::LogLevel::debug);
+  rl::service::DecisionJob job;
+  job.request.client = *rl::security::IpAddress::parse("192.0.2.11");
+  job.request.api_key = kFreeKey;
+  job.request.request_id = "req-0123";
+  job.done = [](rl::service::DecisionJob&) {};
+  p.service.decide(job);
+  const std::string text = p.sink.text();
+  const auto at = text.find("\"event\":\"rate_limit_decision\"");
+  REQUIRE(at != std::string::npos);
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  for (const char* field :
+       {"\"request_id\":\"req-0123\"", "\"client\":\"192.0.2.11\"", "\"user\":\"demo_free_user\"",
+        "\"tier\":\"free\"", "\"result\":\"allowed\"", "\"status\":200", "\"limit\":20",
+        "\"remaining\":19", "\"duration_us\":"}) {
+    CHECK_MESSAGE(line.find(field) != std::string::npos, field, " in ", line);
+  }
+  CHECK(text.find(kFreeKey) == std::string::npos);
+}
+
+TEST_CASE("security_alert names the request that made the block") {
+  Pipeline p;
+  p.set_attempts({1, Seconds{300}, Seconds{900}});
+  rl::service::DecisionJob job;
+  job.request.client = *rl::security::IpAddress::parse("192.0.2.12");
+  job.request.api_key = "secret_attempt_key_9";
+  job.request.request_id = "req-block";
+  job.done = [](rl::service::DecisionJob&) {};
+  p.service.decide(job);
+  p.service.decide(job);
+  const std::string text = p.sink.text();
+  const auto at = text.find("\"event\":\"security_alert\"");
+  REQUIRE(at != std::string::npos);
+  CHECK(text.find("\"request_id\":\"req-block\"", at) != std::string::npos);
+  CHECK(text.find("secret_attempt_key_9") == std::string::npos);
+}

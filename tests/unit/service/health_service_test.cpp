@@ -74,6 +74,15 @@ TEST_CASE("rl_health_changes_total and rl_health_state follow the state") {
   CHECK(metric(m, "rl_health_changes_total") == 2);
 }
 
+TEST_CASE("rl_health_state reads NORMAL once the TTL passed, before any decision notices") {
+  Pipeline p;
+  p.set_health(HealthState::degraded, Seconds{10});
+  CHECK(metric(p.registry.render(), "rl_health_state") == 1);
+  p.clock.advance(Seconds{10});
+  // No decision, no current(): a worker without traffic must not report a stale DEGRADED.
+  CHECK(metric(p.registry.render(), "rl_health_state") == 0);
+}
+
 TEST_CASE("a change made behind the service's back is seen after the cache time") {
   Pipeline p;
   CHECK(p.health.current() == HealthState::normal);
@@ -85,6 +94,33 @@ TEST_CASE("a change made behind the service's back is seen after the cache time"
   CHECK(p.health.current() == HealthState::normal);  // cached for 2 s
   p.clock.advance(Seconds{1});
   CHECK(p.health.current() == HealthState::degraded);
+}
+
+TEST_CASE("a TTL expiry noticed by a worker that does not report reaches the one that does") {
+  // Two workers over one store: `p.health` reports (worker 0) but sees no traffic; `second`
+  // does not report and serves the decisions, as its change listener tells worker 0 to read.
+  Pipeline p;
+  rl::service::HealthService second(p.directory, p.clock, p.log, p.registry, Seconds{2}, false);
+  second.set_change_listener([&p] { p.health.refresh(); });
+  bool done = false;
+  rl::store::HealthRecord record;
+  record.state = HealthState::degraded;
+  record.updated_by = "test";
+  record.updated_at = p.clock.now();
+  record.expires_at = p.clock.now() + Seconds{10};
+  second.set(record, [&](rl::core::Result<rl::store::HealthRecord> r) { done = r.ok(); });
+  REQUIRE(done);
+  CHECK(count_lines(p.sink.text(), "\"health_changed\"") == 1);  // worker 0 read it at once
+  CHECK(metric(p.registry.render(), "rl_health_changes_total") == 1);
+
+  p.clock.advance(Seconds{10});
+  CHECK(second.current() == HealthState::normal);  // only the second worker has traffic
+  const std::string text = p.sink.text();
+  CHECK(count_lines(text, "\"health_changed\"") == 2);
+  CHECK(text.find("\"to\":\"NORMAL\",\"reason\":\"the state's TTL expired\"") != std::string::npos);
+  CHECK(metric(p.registry.render(), "rl_health_changes_total") == 2);
+  CHECK(second.current() == HealthState::normal);  // nothing more to tell
+  CHECK(count_lines(p.sink.text(), "\"health_changed\"") == 2);
 }
 
 TEST_CASE("get() reads the stored record") {

@@ -81,7 +81,7 @@ struct Pipeline {
     const auto client = security::IpAddress::parse(ip);
     REQUIRE_MESSAGE(client.has_value(), ip);
     service::DecisionJob job;
-    job.request = service::DecisionRequest{*client, key, cost};
+    job.request = service::DecisionRequest{*client, key, cost, {}};
     int calls = 0;
     job.done = [&calls](service::DecisionJob&) { ++calls; };
     service.decide(job);
