@@ -74,6 +74,9 @@ struct Daemon::Parts {
     shared.metrics.gauge_fn("rl_build_info", "Build version and git revision.",
                             {{"version", core::kVersion}, {"revision", core::kGitRevision}},
                             [] { return 1.0; });
+    const double started = static_cast<double>(core::to_unix_ms(shared.clock.now())) / 1000.0;
+    shared.metrics.gauge_fn("rl_start_time_seconds", "When this rld started, in Unix seconds.", {},
+                            [started] { return started; });
   }
 
   // The one place that picks the store implementation.

@@ -36,9 +36,9 @@ class MemoryBackend final : public SharedBackend {
     }
     c.metrics.gauge_fn("rl_store_counters", "Rate counters held in this process.", {},
                        [this] { return static_cast<double>(store_.counter_count()); });
-    c.metrics.gauge_fn("rl_store_evicted_clients",
-                       "Clients evicted from a full attempt or block table, since start.", {},
-                       [this] { return static_cast<double>(store_.evicted_clients()); });
+    c.metrics.counter_fn("rl_store_evicted_clients_total",
+                         "Clients evicted from a full attempt or block table, since start.", {},
+                         [this] { return static_cast<double>(store_.evicted_clients()); });
   }
 
   std::unique_ptr<Backend> make_worker(const WorkerContext&) override {

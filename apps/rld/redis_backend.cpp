@@ -59,9 +59,18 @@ class SharedRedis final : public SharedBackend {
         file_directory_(c.clock),
         tiers_(c.tiers),
         client_metrics_(c.metrics),
-        store_metrics_(c.metrics),
-        transitions_(c.metrics.counter("rl_redis_breaker_transitions_total",
-                                       "Changes of the Redis circuit breaker's state.")) {
+        store_metrics_(c.metrics) {
+    for (auto s : {breaker::State::closed, breaker::State::half_open, breaker::State::open}) {
+      transitions_[static_cast<std::size_t>(s)] = &c.metrics.counter(
+          "rl_redis_breaker_transitions_total",
+          "Changes of the Redis circuit breaker's state (summed over the workers), by the "
+          "state entered.",
+          {{"to", breaker::to_string(s)}});
+    }
+    c.metrics.counter_fn("rl_store_evicted_clients_total",
+                         "Clients evicted from a full attempt or block table (the local "
+                         "fallback store's), since start.",
+                         {}, [this] { return static_cast<double>(local_.evicted_clients()); });
     if (auto s = file_directory_.load(tiers_); !s) {
       c.log.error("tiers_load_failed", {{"error", s.error().message}});
     }
@@ -127,7 +136,7 @@ class SharedRedis final : public SharedBackend {
  public:
   redis::ClientMetrics client_metrics_;
   store::RedisStoreMetrics store_metrics_;
-  obs::Counter& transitions_;
+  std::array<obs::Counter*, 3> transitions_{};  // by breaker::State entered
   std::array<std::atomic<int>, config::kMaxWorkers> breakers_{};
 };
 
@@ -287,7 +296,7 @@ class RedisBackend final : public Backend {
   }
 
   void on_breaker(breaker::State from, breaker::State to) {
-    shared_.transitions_.inc();
+    shared_.transitions_[static_cast<std::size_t>(to)]->inc();
     shared_.set_breaker(index_, to);
     const auto level = to == breaker::State::open ? obs::LogLevel::warn : obs::LogLevel::info;
     log_.log(level, "redis_breaker",
