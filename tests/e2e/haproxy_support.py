@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 
 from redis_server import free_port
-from rld_harness import Rld, wait_until
+from rld_harness import Rld, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "packaging" / "haproxy" / "haproxy.cfg"
@@ -133,16 +133,7 @@ class Haproxy:
         """Stops HAProxy the graceful way (SIGUSR1: stop listening, let requests in flight
         finish, close idle connections), killing it after `timeout`. Returns its exit code:
         0 unless it had to be killed."""
-        code = None
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGUSR1)
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            code = self.proc.returncode
+        code = None if self.proc is None else stop_process(self.proc, signal.SIGUSR1, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

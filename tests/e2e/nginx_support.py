@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from redis_server import free_port
-from rld_harness import Response, wait_until
+from rld_harness import exchange, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "packaging" / "nginx"
@@ -241,16 +241,7 @@ class Nginx:
     def stop(self, timeout=10):
         """Graceful shutdown (SIGQUIT), killing nginx after `timeout`. Returns its exit code:
         0 unless it had to be killed."""
-        code = None
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGQUIT)
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            code = self.proc.returncode
+        code = None if self.proc is None else stop_process(self.proc, signal.SIGQUIT, timeout)
         if self._out is not None:
             self._out.close()
             self._out = None
@@ -283,10 +274,7 @@ class Nginx:
         own = conn is None
         conn = conn or self.connection(source)
         try:
-            conn.request(method, path, body=body, headers=h)
-            r = conn.getresponse()
-            data = r.read().decode()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+            return exchange(conn, method, path, body, h)
         finally:
             if own:
                 conn.close()

@@ -189,6 +189,27 @@ class Response:
         return f"Response({self.status}, {self.headers}, {self.body[:200]!r})"
 
 
+def exchange(conn, method, path, body=None, headers=None):
+    """One request on an http.client connection; the answer as a Response."""
+    conn.request(method, path, body=body, headers=headers or {})
+    r = conn.getresponse()
+    data = r.read().decode()
+    return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+
+
+def stop_process(proc, sig, timeout):
+    """Sends `sig` (a server's graceful stop) and waits, killing the process after `timeout`.
+    Returns its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Rld:
     """One rld with its own temp dir. Not started until start().
 
@@ -366,10 +387,7 @@ class Rld:
                 body = json.dumps(body)
                 headers = dict(headers or {})
                 headers.setdefault("Content-Type", "application/json")
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read().decode()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+            return exchange(conn, method, path, body, headers)
         finally:
             if own:
                 conn.close()
