@@ -110,14 +110,6 @@ struct Daemon::Parts {
     }
   }
 
-  std::string not_ready() const {
-    for (std::size_t i = 0; i < shared.worker_ready.size(); ++i) {
-      if (!shared.worker_ready[i]->load(std::memory_order_relaxed))
-        return "worker " + std::to_string(i) + " is not serving from the store";
-    }
-    return "";
-  }
-
   Shared shared;
   Mailbox mailbox;                 // jobs from the workers to the main thread
   ServiceManager service_manager;  // before anything starts a thread: it reads LISTEN_FDS
@@ -223,7 +215,7 @@ int Daemon::run() {
     w->start();
   log_.info("ready",
             {{"addresses", static_cast<std::int64_t>(p.listeners.bound().size())}, {"workers", n}});
-  p.notifier.start([&p] { return p.not_ready(); },
+  p.notifier.start([&p] { return unready_worker(p.shared); },
                    [&p](std::function<void()> turned) { p.round_trip(std::move(turned)); },
                    "serving " + std::to_string(p.listeners.bound().size()) + " listeners with " +
                        std::to_string(n) + " workers, " +

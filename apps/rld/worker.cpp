@@ -124,12 +124,14 @@ void Worker::join() {
 std::string Worker::not_ready() {
   if (shared_.draining.load(std::memory_order_relaxed)) return "draining";
   std::string own = parts_->backend->not_ready();
-  const auto n = shared_.worker_ready.size();
   shared_.worker_ready[static_cast<std::size_t>(index_)]->store(own.empty(),
                                                                 std::memory_order_relaxed);
-  if (!own.empty()) return own;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!shared_.worker_ready[i]->load(std::memory_order_relaxed))
+  return own.empty() ? unready_worker(shared_) : own;
+}
+
+std::string unready_worker(const Shared& shared) {
+  for (std::size_t i = 0; i < shared.worker_ready.size(); ++i) {
+    if (!shared.worker_ready[i]->load(std::memory_order_relaxed))
       return "worker " + std::to_string(i) + " is not serving from the configured store";
   }
   return "";

@@ -44,6 +44,8 @@ struct Shared {
 };
 
 http::ServerOptions server_options(const config::DaemonConfig& c);
+// "" when every worker served from the store when it last looked, else the first that did not.
+std::string unready_worker(const Shared& shared);
 
 class Worker {
  public:

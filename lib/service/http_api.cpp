@@ -234,8 +234,7 @@ bool HttpApi::read_check(ApiContext& ctx) {
     }
     ctx.deny_status = static_cast<int>(*status);
   }
-  // Only a trusted proxy may say which path the request was for: in the path after /check
-  // (Envoy's path_prefix), else in the original-URI header (nginx, Traefik).
+  // Only a trusted proxy names the original path: after /check (Envoy), else in a header.
   if (!s.trusts(req.peer)) return true;
   constexpr std::string_view kPrefix = "/check";
   std::string_view original = req.path.size() > kPrefix.size() ? req.path.substr(kPrefix.size())
