@@ -46,6 +46,8 @@ std::string_view error_code_for(int status) {
       return "internal";
     case 501:
       return "not_implemented";
+    case 505:
+      return "http_version_not_supported";
     default:
       return "error";
   }
