@@ -115,7 +115,7 @@ class Server {
   std::vector<Connection*> retired_;
   std::size_t buffered_output_ = 0;
   bool draining_ = false;
-  bool accept_paused_ = false;   // listeners not watched: out of descriptors
+  bool accept_paused_ = false;  // listeners not watched: out of descriptors
   // An accept failed for lack of descriptors, and the backlog has not been emptied since.
   bool accept_starved_ = false;
   std::uint64_t last_accept_error_log_ms_ = 0;
