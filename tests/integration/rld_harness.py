@@ -431,7 +431,8 @@ class Rld:
 
     def request(self, method, path, headers=None, body=None, via="tcp", conn=None, source=None):
         own = conn is None
-        conn = conn or self.connection(via, source=source)
+        if conn is None:  # (HAProxy's helper shares this method; its connection() has no source)
+            conn = self.connection(via, source=source) if source else self.connection(via)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body)
