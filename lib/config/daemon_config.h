@@ -88,12 +88,18 @@ struct RedisConfig {
   std::size_t cache_size = 100000;
 };
 
+// Loopback only: 127.0.0.0/8 and ::1.
+std::vector<security::Cidr> default_admin_networks();
+
 struct SecurityConfig {
   std::int64_t max_invalid_attempts = 10;  // the attempt after these is blocked
   core::Seconds invalid_window{300};
   core::Seconds block_duration{900};
   std::string admin_key;                     // empty: admin API disabled (403)
   std::size_t max_tracked_clients = 100000;  // bound on in-memory attempt and block tables
+  // TCP peers (the socket's address, never a forwarded one) the admin API answers; any other
+  // gets 403 before its key is looked at. The Unix socket is always allowed. Empty: Unix only.
+  std::vector<security::Cidr> admin_networks = default_admin_networks();
 };
 
 struct HealthConfig {

@@ -15,6 +15,10 @@ std::string_view to_string(StoreKind kind) {
   return kind == StoreKind::redis ? "redis" : "memory";
 }
 
+std::vector<security::Cidr> default_admin_networks() {
+  return {*security::Cidr::parse("127.0.0.0/8"), *security::Cidr::parse("::1/128")};
+}
+
 std::vector<ListenAddress> parse_listeners(const std::vector<std::string>& texts,
                                            const std::string& source,
                                            std::vector<std::string>& problems) {

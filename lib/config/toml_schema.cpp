@@ -34,6 +34,24 @@ std::int64_t group_id(const std::string& name) {
   return found != nullptr ? static_cast<std::int64_t>(found->gr_gid) : -1;
 }
 
+// A list of IP addresses or CIDR ranges at `key`, replacing `out` when the key is present;
+// every entry that is neither is reported with `example` as what was expected.
+void cidr_list(TomlReader& r, std::string_view key, std::string_view example,
+               std::vector<security::Cidr>& out) {
+  if (!r.has(key)) return;
+  std::vector<std::string> texts;
+  r.string_list(key, texts);
+  out.clear();
+  for (const auto& text : texts) {
+    if (auto cidr = security::Cidr::parse(text)) {
+      out.push_back(*cidr);
+    } else {
+      r.invalid(key, "expected IP addresses or CIDR ranges such as \"" + std::string(example) +
+                         "\", got \"" + text + "\"");
+    }
+  }
+}
+
 void read_server(TomlReader r, ServerConfig& s) {
   if (r.has("listen")) {
     std::vector<std::string> texts;
@@ -86,15 +104,7 @@ void read_http(TomlReader r, HttpConfig& h) {
   r.boolean("ietf_headers", h.ietf_headers);
   std::vector<std::string> proxies;
   r.string_list("trusted_proxies", proxies);
-  for (const auto& text : proxies) {
-    if (auto cidr = security::Cidr::parse(text)) {
-      h.trusted_proxies.push_back(*cidr);
-    } else {
-      r.invalid(
-          "trusted_proxies",
-          "expected IP addresses or CIDR ranges such as \"10.0.0.0/8\", got \"" + text + "\"");
-    }
-  }
+  cidr_list(r, "trusted_proxies", "10.0.0.0/8", h.trusted_proxies);
   r.choice("client_ip_header", h.client_ip_header,
            {{"auto", ClientIpHeader::automatic},
             {"X-Forwarded-For", ClientIpHeader::x_forwarded_for},
@@ -172,6 +182,7 @@ void read_security(TomlReader r, SecurityConfig& s) {
   r.seconds("block_seconds", s.block_duration, 1, 30 * kDay);
   r.string("admin_key", s.admin_key, /*secret=*/true);
   r.size("max_tracked_clients", s.max_tracked_clients, 100, 100'000'000);
+  cidr_list(r, "admin_networks", "127.0.0.0/8", s.admin_networks);
   r.finish();
 }
 

@@ -39,6 +39,10 @@ bool Connection::init(uv_loop_t* loop) {
   return r == 0;
 }
 
+bool Connection::open(int fd) {
+  return (unix_socket_ ? uv_pipe_open(&handle_.pipe, fd) : uv_tcp_open(&handle_.tcp, fd)) == 0;
+}
+
 void Connection::start(const Peer& peer) {
   parser_.set_peer(peer);
   if (!unix_socket_) uv_tcp_nodelay(&handle_.tcp, 1);

@@ -27,7 +27,8 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   uv_stream_t* stream() { return &handle_.stream; }
-  bool init(uv_loop_t* loop);  // initialises the handle (before uv_accept)
+  bool init(uv_loop_t* loop);  // initialises the handle
+  bool open(int fd);           // takes over an accepted socket (not closed on failure)
   void start(const Peer& peer);
   // Closes now; a pending exchange still completes, into nothing.
   void close();

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/text.h"
+#include "http/field_syntax.h"
 
 namespace rl::http {
 namespace {
@@ -67,7 +68,10 @@ RequestParser::RequestParser(const ParserLimits& limits) : limits_(limits) {
   settings_.on_url = &RequestParser::on_url;
   settings_.on_header_field = &RequestParser::on_header_field;
   settings_.on_header_value = &RequestParser::on_header_value;
+  settings_.on_header_field_complete = &RequestParser::on_header_field_complete;
+  settings_.on_header_value_complete = &RequestParser::on_header_value_complete;
   settings_.on_headers_complete = &RequestParser::on_headers_complete;
+  settings_.on_chunk_header = &RequestParser::on_chunk_header;
   settings_.on_body = &RequestParser::on_body;
   settings_.on_message_complete = &RequestParser::on_message_complete;
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
@@ -110,6 +114,8 @@ bool RequestParser::add_header_bytes(std::size_t len) {
 
 int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
   RequestParser& r = self(p);
+  r.field_name_len_ += len;
+  r.folding_.name_piece(at, len);
   // Trailer fields of a chunked body arrive here too; they are counted against the limit but
   // not kept (appending them would move the buffer the request's views point into).
   if (r.headers_done_) return r.add_trailer_bytes(len);
@@ -123,9 +129,49 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len)
 
 int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   RequestParser& r = self(p);
+  if (!r.folding_.value_piece(at, len)) {
+    return r.fail(400, "obsolete line folding in a header field");
+  }
   if (r.headers_done_) return r.add_trailer_bytes(len);
   if (!r.add_header_bytes(len)) return r.fail(431, "request header fields too large");
   r.spans_.add_value(r.head_, at, len);
+  return 0;
+}
+
+int RequestParser::on_header_field_complete(llhttp_t* p) {
+  RequestParser& r = self(p);
+  if (r.field_name_len_ == 0) return r.fail(400, "empty header field name");
+  r.folding_.name_complete();
+  return 0;
+}
+
+int RequestParser::on_header_value_complete(llhttp_t* p) {
+  RequestParser& r = self(p);
+  r.field_name_len_ = 0;
+  r.folding_.value_complete();
+  return 0;
+}
+
+int RequestParser::check_head() {
+  const std::uint8_t major = llhttp_get_http_major(&parser_);
+  const std::uint8_t minor = llhttp_get_http_minor(&parser_);
+  if (major != 1 || minor > 1) return fail(505, "HTTP version not supported: use HTTP/1.1");
+  int hosts = 0;
+  for (const Header& h : headers_) {
+    if (!core::iequals(h.name, "host")) continue;
+    ++hosts;
+    if (!is_valid_host(h.value)) return fail(400, "invalid Host header");
+  }
+  if (minor == 1 && hosts != 1) {
+    return fail(400, hosts == 0 ? "missing Host header" : "more than one Host header");
+  }
+  if (hosts > 1) return fail(400, "more than one Host header");
+  if ((parser_.flags & F_CHUNKED) != 0 && !only_chunked_codings(headers_)) {
+    return fail(501, "transfer coding not implemented: only chunked is");
+  }
+  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > limits_.max_body_bytes) {
+    return fail(413, "request body too large");
+  }
   return 0;
 }
 
@@ -133,21 +179,14 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   RequestParser& r = self(p);
   r.headers_done_ = true;
   r.spans_.views(r.head_, r.headers_);
-  int hosts = 0;
+  if (const int err = r.check_head(); err != 0) return err;
   bool expect_continue = false;
   for (const Header& h : r.headers_) {
-    if (core::iequals(h.name, "host")) ++hosts;
     if (core::iequals(h.name, "expect") && core::iequals(h.value, "100-continue")) {
       expect_continue = true;
     }
   }
   const std::uint8_t minor = llhttp_get_http_minor(p);
-  if (llhttp_get_http_major(p) == 1 && minor == 1 && hosts != 1) {
-    return r.fail(400, hosts == 0 ? "missing Host header" : "more than one Host header");
-  }
-  if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > r.limits_.max_body_bytes) {
-    return r.fail(413, "request body too large");
-  }
   const bool has_body =
       (p->flags & F_CHUNKED) != 0 || ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
   r.continue_pending_ = expect_continue && has_body;
@@ -162,6 +201,15 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   req.query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
   req.headers = r.headers_;
   req.peer = r.peer_;
+  return 0;
+}
+
+int RequestParser::on_chunk_header(llhttp_t* p) {
+  RequestParser& r = self(p);
+  // A chunk that announces more than the body may still hold is refused before it arrives.
+  if (p->content_length > r.limits_.max_body_bytes - r.body_.size()) {
+    return r.fail(413, "request body too large");
+  }
   return 0;
 }
 
@@ -189,6 +237,11 @@ RequestParser::Step RequestParser::map_errno(llhttp_errno_t err, const char* dat
                                    ? static_cast<std::size_t>(pos - data)
                                    : len;
   if (err == HPE_PAUSED && paused_) return Step{State::request, consumed};
+  if (err == HPE_PAUSED_H2_UPGRADE) {  // "PRI * HTTP/2.0": the HTTP/2 connection preface
+    error_status_ = 505;
+    error_reason_ = "HTTP/2 is not supported: use HTTP/1.1";
+    return Step{State::error, consumed};
+  }
   if (err == HPE_PAUSED_UPGRADE) {
     // After an Upgrade request (answered, with the connection closing) llhttp reports the
     // upgrade; whatever follows is not HTTP we will read.
@@ -196,8 +249,15 @@ RequestParser::Step RequestParser::map_errno(llhttp_errno_t err, const char* dat
   }
   if (error_status_ == 0) {  // not one of our own limits (fail() sets those)
     const bool unknown_method = err == HPE_INVALID_METHOD && starts_with_method_token(line_start_);
-    error_status_ = unknown_method ? 501 : 400;
-    error_reason_ = unknown_method ? "method not implemented" : "malformed request";
+    // llhttp's reason for a well-formed HTTP/x.y it does not know (1.2, 3.0), as opposed to a
+    // malformed one ("Expected CRLF after version", "Invalid minor version").
+    const bool unknown_version =
+        err == HPE_INVALID_VERSION &&
+        std::string_view(llhttp_get_error_reason(&parser_)) == "Invalid HTTP version";
+    error_status_ = unknown_method ? 501 : unknown_version ? 505 : 400;
+    error_reason_ = unknown_method    ? "method not implemented"
+                    : unknown_version ? "HTTP version not supported: use HTTP/1.1"
+                                      : "malformed request";
   }
   return Step{State::error, consumed};
 }
@@ -208,7 +268,10 @@ RequestParser::Step RequestParser::feed(const char* data, std::size_t len) {
   if (line_start_.size() < kLineStartBytes) {   // the first bytes of this request, for 400 vs 501
     line_start_.append(data, std::min(len, kLineStartBytes - line_start_.size()));
   }
-  return map_errno(llhttp_execute(&parser_, data, len), data, len);
+  folding_.begin_input(data, len);
+  const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  folding_.end_input();
+  return map_errno(err, data, len);
 }
 
 RequestParser::Step RequestParser::finish() {
@@ -222,6 +285,8 @@ RequestParser::Step RequestParser::finish() {
 void RequestParser::next() {
   line_start_.clear();
   trailer_bytes_ = 0;
+  field_name_len_ = 0;
+  folding_.reset();
   head_.clear();
   body_.clear();
   url_len_ = 0;

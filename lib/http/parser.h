@@ -1,8 +1,11 @@
 // RequestParser: llhttp wrapped for a server connection. Feeds bytes, stops after each complete
 // request so the caller can answer it before the next one is parsed (pipelining in order), and
 // enforces the limits that keep a hostile client from making us allocate without bound: URL
-// (414), header block and count (431), body (413). Pure: no sockets, no event loop — fuzzable.
-// Buffers are reused from one request to the next.
+// (414), header block and count (431), body (413, a chunk announcing more at once). On top of
+// llhttp's strict mode it refuses what RFC 9112 lets a server refuse and what a proxy in front
+// could read differently: obs-fold, empty field names, an invalid Host (400), transfer codings
+// other than chunked (501), any version but HTTP/1.0 and 1.1 (505). Pure: no sockets, no event
+// loop — fuzzable. Buffers are reused from one request to the next.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +15,7 @@
 #include <llhttp.h>
 
 #include "http/header_spans.h"
+#include "http/line_folding.h"
 #include "http/request.h"
 
 namespace rl::http {
@@ -63,11 +67,15 @@ class RequestParser {
   static int on_url(llhttp_t* p, const char* at, std::size_t len);
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
   static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+  static int on_header_field_complete(llhttp_t* p);
+  static int on_header_value_complete(llhttp_t* p);
   static int on_headers_complete(llhttp_t* p);
+  static int on_chunk_header(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, std::size_t len);
   static int on_message_complete(llhttp_t* p);
 
   int fail(int status, const char* reason);
+  int check_head();  // version, Host and transfer codings, once the head is complete
   bool add_header_bytes(std::size_t len);
   int add_trailer_bytes(std::size_t len);
   Step map_errno(llhttp_errno_t err, const char* data, std::size_t len);
@@ -81,6 +89,8 @@ class RequestParser {
   std::string body_;
   std::size_t url_len_ = 0;
   std::size_t trailer_bytes_ = 0;
+  std::size_t field_name_len_ = 0;  // of the field being read
+  LineFolding folding_;
   HeaderSpans spans_;
   std::vector<Header> headers_;
   bool started_ = false;

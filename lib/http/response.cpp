@@ -51,6 +51,8 @@ std::string_view reason_phrase(int status) {
       return "Not Implemented";
     case 503:
       return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }

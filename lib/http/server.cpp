@@ -1,4 +1,8 @@
-// Listeners, accepting, the connection list, the sweep timer and the drain.
+// Listeners, accepting, the connection list, the sweep timer and the drain. Listening sockets
+// are watched with uv_poll and accepted with accept4(), not uv_listen(): libuv answers EMFILE by
+// closing a reserve descriptor and dropping pending clients, and once another thread has taken
+// that reserve, by retrying accept() in a loop that never returns — a spinning, log-flooding
+// worker. Here running out pauses the listeners instead.
 #include "http/server.h"
 
 #include <cerrno>
@@ -15,8 +19,15 @@
 namespace rl::http {
 namespace {
 
-constexpr int kBacklog = 511;
 constexpr std::uint64_t kSweepMs = 250;
+// Connections accepted per readiness event of one listener, so one busy listener cannot starve
+// the loop's other work.
+constexpr int kAcceptBatch = 64;
+constexpr std::uint64_t kAcceptErrorLogMs = 1000;
+
+bool out_of_descriptors(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
 
 Peer peer_of(uv_tcp_t* tcp) {
   sockaddr_storage ss{};
@@ -42,16 +53,18 @@ Peer peer_of(uv_tcp_t* tcp) {
 struct Server::Listener {
   Server* server = nullptr;
   bool unix_socket = false;
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h{};
+  int fd = -1;  // listening, non-blocking; owned
+  uv_poll_t poll{};
 
-  // Closes the handle; the Listener deletes itself when libuv is done with it.
+  bool watch() { return uv_poll_start(&poll, UV_READABLE, &Server::on_acceptable) == 0; }
+  void unwatch() { uv_poll_stop(&poll); }
+  // Closes the handle, then the socket; the Listener deletes itself when libuv is done with it.
   void close() {
-    uv_close(&h.handle, [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll), [](uv_handle_t* handle) {
+      auto* l = static_cast<Listener*>(handle->data);
+      ::close(l->fd);
+      delete l;
+    });
   }
 };
 
@@ -60,6 +73,9 @@ ServerMetrics::ServerMetrics(obs::Registry& r, std::string_view worker)
       accepted(r.counter("rl_http_connections_total", "HTTP connections accepted.")),
       rejected(r.counter("rl_http_connections_rejected_total",
                          "Connections closed at once because max_connections was reached.")),
+      accept_paused(r.counter("rl_http_accept_paused_total",
+                              "Times accepting stopped because the process was out of file "
+                              "descriptors (EMFILE); it resumes as connections close.")),
       timeouts(r.counter("rl_http_timeouts_total",
                          "Requests not received within the header or request timeout.")),
       protocol_errors(r.counter("rl_http_protocol_errors_total",
@@ -130,27 +146,23 @@ core::Status Server::adopt(std::vector<ListenSocket> sockets) {
       ::close(s.fd);
       continue;
     }
-    auto* l = new Listener{};
-    l->server = this;
-    l->unix_socket = s.unix_socket;
-    l->h.handle.data = l;
-    int r = 0;
-    if (s.unix_socket) {
-      uv_pipe_init(loop_, &l->h.pipe, 0);
-      r = uv_pipe_open(&l->h.pipe, s.fd);
+    auto listener = std::make_unique<Listener>();
+    listener->server = this;
+    listener->unix_socket = s.unix_socket;
+    listener->fd = s.fd;
+    int r = uv_poll_init_socket(loop_, &listener->poll, s.fd);
+    if (r != 0) {  // the handle was not initialised: nothing for libuv to close
+      ::close(s.fd);
     } else {
-      uv_tcp_init(loop_, &l->h.tcp);
-      r = uv_tcp_open(&l->h.tcp, s.fd);
+      Listener* l = listener.release();
+      l->poll.data = l;
+      if (!accept_paused_ && !l->watch()) r = UV_EINVAL;
+      listeners_.push_back(l);
     }
-    if (r != 0) ::close(s.fd);  // not taken over by the handle
-    if (r == 0) r = uv_listen(&l->h.stream, kBacklog, on_connection);
     if (r != 0) {
-      l->close();
       status = core::make_error(core::Errc::io,
                                 std::string("cannot serve a listening socket: ") + uv_strerror(r));
-      continue;
     }
-    listeners_.push_back(l);
   }
   if (!status) {
     for (Listener* l : listeners_)
@@ -160,18 +172,69 @@ core::Status Server::adopt(std::vector<ListenSocket> sockets) {
   return status;
 }
 
-void Server::on_connection(uv_stream_t* stream, int status) {
-  auto* l = static_cast<Listener*>(stream->data);
+void Server::on_acceptable(uv_poll_t* poll, int status, int) {
+  auto* l = static_cast<Listener*>(poll->data);
   if (status < 0) {
     l->server->log_.warn("accept_failed", {{"error", uv_strerror(status)}});
     return;
   }
-  l->server->accept(*l);
+  l->server->accept_pending(*l);
 }
 
-void Server::accept(Listener& listener) {
+void Server::accept_pending(Listener& listener) {
+  for (int i = 0; i < kAcceptBatch && !accept_paused_; ++i) {
+    const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      accept(listener, fd);
+      continue;
+    }
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      if (accept_starved_) {  // everyone who waited has been accepted: the episode is over
+        accept_starved_ = false;
+        log_.info("accept_resumed",
+                  {{"connections", static_cast<std::int64_t>(connection_count_)}});
+      }
+      return;
+    }
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;  // that client is gone
+    if (out_of_descriptors(err)) return pause_accepting(err);
+    // Anything else (EPERM from a firewall hook...): logged at most once a second.
+    const std::uint64_t now = uv_now(loop_);
+    if (now - last_accept_error_log_ms_ >= kAcceptErrorLogMs || last_accept_error_log_ms_ == 0) {
+      log_.warn("accept_failed", {{"error", std::strerror(err)}});
+      last_accept_error_log_ms_ = now;
+    }
+    return;
+  }
+}
+
+void Server::pause_accepting(int err) {
+  accept_paused_ = true;
+  for (Listener* l : listeners_)
+    l->unwatch();
+  if (accept_starved_) return;  // the same episode (until the backlog is empty): said already
+  accept_starved_ = true;
+  metrics_.accept_paused.inc();
+  log_.warn("accept_paused",
+            {{"error", std::strerror(err)},
+             {"connections", static_cast<std::int64_t>(connection_count_)},
+             {"note",
+              "out of file descriptors: new clients wait until connections close "
+              "(raise LimitNOFILE / ulimit -n, or lower server.max_connections)"}});
+}
+
+void Server::resume_accepting() {
+  if (!accept_paused_ || draining_) return;
+  accept_paused_ = false;
+  for (Listener* l : listeners_)
+    l->watch();
+}
+
+void Server::accept(Listener& listener, int fd) {
   auto* c = new Connection(*this, listener.unix_socket);
   if (!c->init(loop_)) {
+    ::close(fd);
     delete c;
     return;
   }
@@ -180,7 +243,8 @@ void Server::accept(Listener& listener) {
   connections_ = c;
   ++connection_count_;
   metrics_.open.add(1);
-  if (uv_accept(&listener.h.stream, c->stream()) != 0) {
+  if (!c->open(fd)) {
+    ::close(fd);
     c->close();
     return;
   }
@@ -204,6 +268,7 @@ void Server::retire(Connection* c) {
   c->prev = c->next = nullptr;
   --connection_count_;
   metrics_.open.add(-1);
+  resume_accepting();  // a descriptor was freed
   retired_.push_back(c);
   uv_check_start(reaper_, on_reap);
   check_drained();
@@ -221,6 +286,7 @@ void Server::on_reap(uv_check_t* check) {
 void Server::on_sweep(uv_timer_t* timer) {
   auto* server = static_cast<Server*>(timer->data);
   const std::uint64_t now = uv_now(server->loop_);
+  server->resume_accepting();  // descriptors may have been freed elsewhere (Redis, files)
   for (Connection* c = server->connections_; c != nullptr;) {
     Connection* next = c->next;  // closing is asynchronous, but be safe anyway
     c->check_timeouts(now);

@@ -2,6 +2,8 @@
 // Keep-alive and pipelining (answered in order, one request at a time per connection), a cap
 // on connections, header/request/idle timeouts checked by one sweep timer (no per-request timer
 // work), backpressure on clients that do not read, and a graceful drain for SIGTERM.
+// Out of descriptors (EMFILE), it stops watching its listeners until a connection closes or the
+// next sweep, clients waiting in the backlog meanwhile: no busy loop, one log line per episode.
 // Single-threaded: every method runs on the loop's thread.
 #pragma once
 
@@ -43,6 +45,7 @@ struct ServerMetrics {
   obs::Gauge& open;
   obs::Counter& accepted;
   obs::Counter& rejected;
+  obs::Counter& accept_paused;  // episodes of running out of descriptors at accept()
   obs::Counter& timeouts;
   obs::Counter& protocol_errors;  // malformed or over the limits: answered 4xx and closed
   obs::Counter& internal_errors;  // a handler threw: answered 500
@@ -83,10 +86,14 @@ class Server {
   friend class Connection;
   struct Listener;
 
-  static void on_connection(uv_stream_t* server, int status);
+  static void on_acceptable(uv_poll_t* poll, int status, int events);
   static void on_sweep(uv_timer_t* timer);
   static void on_reap(uv_check_t* check);
-  void accept(Listener& listener);
+  void accept_pending(Listener& listener);
+  void accept(Listener& listener, int fd);
+  // Out of descriptors: stop watching every listener; resume_accepting() tries again.
+  void pause_accepting(int err);
+  void resume_accepting();
   // Unlinks a closed connection with nothing pending; it is deleted on the next loop turn,
   // outside any of its own callbacks.
   void retire(Connection* connection);
@@ -108,6 +115,10 @@ class Server {
   std::vector<Connection*> retired_;
   std::size_t buffered_output_ = 0;
   bool draining_ = false;
+  bool accept_paused_ = false;  // listeners not watched: out of descriptors
+  // An accept failed for lack of descriptors, and the backlog has not been emptied since.
+  bool accept_starved_ = false;
+  std::uint64_t last_accept_error_log_ms_ = 0;
   std::function<void()> drained_;
   std::unique_ptr<char[]> read_buffer_;
   DateCache dates_;

@@ -25,6 +25,8 @@ std::string_view to_string(SecurityEvent event) {
       return "blocked_request";
     case SecurityEvent::admin_key_invalid:
       return "admin_key_invalid";
+    case SecurityEvent::admin_forbidden_network:
+      return "admin_forbidden_network";
   }
   return "unknown_key";
 }
@@ -38,7 +40,7 @@ DecisionMetrics::DecisionMetrics(obs::Registry& registry)
     security_[i] = &registry.counter(
         "rl_security_events_total",
         "Security events by kind: invalid keys, blocks made, requests refused by a block, wrong "
-        "admin keys.",
+        "admin keys, admin requests from outside admin_networks.",
         {{"kind", to_string(static_cast<SecurityEvent>(i))}});
   }
   none_ = make("none");

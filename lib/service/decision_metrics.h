@@ -28,8 +28,9 @@ enum class SecurityEvent {
   client_blocked,
   blocked_request,
   admin_key_invalid,
+  admin_forbidden_network,  // an admin request from a TCP peer outside security.admin_networks
 };
-inline constexpr std::size_t kSecurityEvents = 6;
+inline constexpr std::size_t kSecurityEvents = 7;
 inline constexpr std::size_t kVerdicts = 10;
 // Every value of the `result` label: the verdicts, then shadow_limited (a shadow tier said no).
 inline constexpr std::size_t kDecisionResults = kVerdicts + 1;

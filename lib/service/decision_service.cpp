@@ -46,6 +46,25 @@ void DecisionService::authorize_admin(DecisionJob& job, bool key_ok) {
   start(job);
 }
 
+void DecisionService::admin_network_refused(const security::IpAddress& peer,
+                                            std::string_view request_id) {
+  metrics_.security(SecurityEvent::admin_forbidden_network);
+  const core::WallTime now = clock_.now();
+  if (now - last_admin_refused_log_ < core::Seconds{1}) {
+    ++suppressed_admin_refusals_;
+    return;
+  }
+  std::string address;
+  peer.append_to(address);
+  log_.warn("admin_forbidden",
+            {{"request_id", request_id},
+             {"client", address},
+             {"reason", "not in security.admin_networks"},
+             {"similar_since_last", static_cast<std::int64_t>(suppressed_admin_refusals_)}});
+  last_admin_refused_log_ = now;
+  suppressed_admin_refusals_ = 0;
+}
+
 void DecisionService::start(DecisionJob& job) {
   job.started = std::chrono::steady_clock::now();
   job.result = DecisionResult{};

@@ -31,6 +31,9 @@ class DecisionService {
   // An admin request from job.request.client: client_blocked if the client is blocked, else
   // allowed when `key_ok`, else an invalid attempt (unknown_key, or client_blocked once over).
   void authorize_admin(DecisionJob& job, bool key_ok);
+  // An admin request refused because its TCP peer is outside security.admin_networks: counted,
+  // and logged as `admin_forbidden` (at most one line a second, with how many it stands for).
+  void admin_network_refused(const security::IpAddress& peer, std::string_view request_id);
 
  private:
   void start(DecisionJob& job);
@@ -53,6 +56,8 @@ class DecisionService {
   std::shared_ptr<const ServiceSettings> settings_;
   core::WallTime last_store_error_log_{};
   std::uint64_t suppressed_store_errors_ = 0;
+  core::WallTime last_admin_refused_log_{};
+  std::uint64_t suppressed_admin_refusals_ = 0;
 };
 
 }  // namespace rl::service

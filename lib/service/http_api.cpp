@@ -46,6 +46,8 @@ std::string_view error_code_for(int status) {
       return "internal";
     case 501:
       return "not_implemented";
+    case 505:
+      return "http_version_not_supported";
     default:
       return "error";
   }
@@ -305,6 +307,12 @@ void HttpApi::start_admin(ApiContext& ctx) {
     return ctx.fail(403, "admin_disabled", s.admin_disabled_reason);
   }
   const http::Request& req = ctx.request();
+  if (!s.admin_allowed_from(req.peer)) {  // refused before the key is even looked at
+    decisions_.admin_network_refused(req.peer.ip, ctx.request_id);
+    return ctx.fail(403, "admin_forbidden_network",
+                    "The admin API is not served to this address: connect from "
+                    "security.admin_networks or over the Unix socket");
+  }
   const std::string_view given =
       security::extract_api_key(req.header("x-admin-key"), req.header("authorization"));
   ctx.job.request = DecisionRequest{};

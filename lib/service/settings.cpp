@@ -34,6 +34,7 @@ std::shared_ptr<const ServiceSettings> ServiceSettings::from(
   s->attempts = store::AttemptRules{c.security.max_invalid_attempts, c.security.invalid_window,
                                     c.security.block_duration};
   s->admin_key = c.security.admin_key;
+  s->admin_networks = c.security.admin_networks;
   s->health_cache = c.health.cache;
   s->unverified_policy = c.redis.on_failure;
   // The lowest rate, not the lowest count: 100 per second is more than 200 per hour.
@@ -62,6 +63,10 @@ std::shared_ptr<const ServiceSettings> ServiceSettings::from(
 
 bool ServiceSettings::trusts(const http::Peer& peer) const {
   return peer.unix_socket ? trust_unix_socket : security::any_contains(trusted_proxies, peer.ip);
+}
+
+bool ServiceSettings::admin_allowed_from(const http::Peer& peer) const {
+  return peer.unix_socket || security::any_contains(admin_networks, peer.ip);
 }
 
 bool ServiceSettings::is_excluded(std::string_view path) const {

@@ -25,6 +25,8 @@ struct ServiceSettings {
   store::AttemptRules attempts;
   std::string admin_key;
   std::string admin_disabled_reason;  // non-empty: the admin API answers 403 with it
+  // TCP peers the admin API answers (security.admin_networks); the Unix socket always.
+  std::vector<security::Cidr> admin_networks;
   core::Seconds health_cache{2};
   // A key the store cannot resolve now (Redis away, the key in no cache): redis.on_failure
   // decides — allow admits it, deny answers 503, local limits its client by this tier (the
@@ -41,6 +43,11 @@ struct ServiceSettings {
   // A peer whose forwarding headers (client address, original URI, /v1/decide's "ip") are
   // believed: a trusted proxy, or a Unix-socket client when trust_unix_socket is set.
   bool trusts(const http::Peer& peer) const;
+
+  // Whether the admin API answers this peer at all: a Unix-socket client, or a TCP peer in
+  // admin_networks. The socket's own address decides, never a forwarded one: a proxy on the
+  // same host makes everything it relays come from loopback, so keep /admin off its routes.
+  bool admin_allowed_from(const http::Peer& peer) const;
 
   // "/x" matches exactly; "/x/*" matches everything under "/x/". Only canonical paths can be
   // excluded — no empty, "." or ".." segments, no '%', '\' or ';' — so no spelling a backend

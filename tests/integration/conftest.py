@@ -3,12 +3,14 @@ admin_key=, args=, env=, ...) and starts it unless start=False; `make_module_rld
 for daemons shared by the tests of one module; `rld` is a fresh daemon with the demo tiers.
 
 At the end every daemon that was started is stopped with SIGTERM and must exit 0 (the drain),
-and every temp dir is removed, started or not."""
+and every temp dir is removed, started or not. At the end of the session, no secret may be in any
+log line or error body the session kept: pytest_sessionfinish (session_log.py) fails the run."""
 import subprocess
 
 import pytest
 
 from rld_harness import Rld
+from session_log import pytest_sessionfinish  # noqa: F401 (a hook: the end-of-session scan)
 
 
 def _daemons():

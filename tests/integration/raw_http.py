@@ -9,6 +9,7 @@ import select
 import socket
 import time
 
+import session_log
 from rld_harness import IO_TIMEOUT, Response, connect, read_until_closed
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -113,6 +114,7 @@ class ResponseReader:
             self._fill(deadline)
         body = bytes(self.buf[:length])
         del self.buf[:length]
+        session_log.keep_answer(status, body)
         return RawResponse(version, status, reason, header_list, body.decode(),
                            head_bytes + b"\r\n\r\n" + body)
 

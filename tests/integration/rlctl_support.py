@@ -3,7 +3,9 @@ clean environment (none of the REDIS_* variables of the test runner's environmen
 with a timeout, its exit code, output and run time; reading back what it wrote (a snapshot of
 a whole Redis database, the events published on rl:events); addresses where no Redis answers
 (a closed port, a server that accepts but never replies); large data sets written straight
-into Redis; and the human-output checks (aligned columns, no ANSI escape codes)."""
+into Redis; and the human-output checks (aligned columns, no ANSI escape codes). Every run's
+output goes to the session's archive, and each key `key create` prints is registered as a
+secret (session_log.py) — its own stdout, which shows the key once by design, excepted."""
 import hashlib
 import json
 import os
@@ -14,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import session_log
 from redis_server import _read, _send
 from redis_support import all_keys
 
@@ -25,6 +28,7 @@ RLCTL_ENV_VARS = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PA
 TIMEOUT = 15
 HINT = "Run 'rlctl --help' (or 'rlctl <command> --help')."
 ANSI = re.compile(r"\x1b\[")
+GENERATED_KEY = re.compile(r"rl_[0-9A-Za-z]{38}")
 
 
 def rlctl_binary():
@@ -56,8 +60,15 @@ def run(*args, url=None, env=None, stdin=None, timeout=TIMEOUT):
     environment = {k: v for k, v in os.environ.items() if k not in RLCTL_ENV_VARS}
     environment.update(env or {})
     start = time.monotonic()
+    session_log.add_url_password(url, "a Redis password given to rlctl")
+    session_log.add_secret(environment.get("REDIS_PASSWORD"), "REDIS_PASSWORD given to rlctl")
     p = subprocess.run([rlctl_binary(), *argv], capture_output=True, text=True, env=environment,
                        input=stdin if stdin is not None else "", timeout=timeout)
+    issues_key = any(a == "key" and b == "create" for a, b in zip(argv, argv[1:]))
+    if issues_key:
+        for key in GENERATED_KEY.findall(p.stdout):
+            session_log.add_secret(key, "a key issued by rlctl key create")
+    session_log.keep("rlctl", "" if issues_key else p.stdout, p.stderr)
     return Run(argv, p.returncode, p.stdout, p.stderr, time.monotonic() - start)
 
 

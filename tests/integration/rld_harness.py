@@ -9,6 +9,10 @@ The rld.toml it writes is `settings` (any key of any section, as Python values) 
 harness defaults; `run_rld` runs the binary to completion instead (--version, --check-config,
 refusals). Also here: the demo keys, a clean environment, JSON log lines, polling, raw sockets
 and the Prometheus text parser, shared by every test module.
+
+Everything rld writes and every error body received is also kept in the session's archive, and
+every secret a daemon is given (admin key, tier-file keys, Redis password) registered, for the
+end-of-session secret scan (session_log.py).
 """
 import http.client
 import json
@@ -22,6 +26,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import session_log
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TIERS = ROOT / "config" / "rate_limits.json"
@@ -55,8 +61,23 @@ def clean_env(extra=None):
 
 def run_rld(*args, env=None, cwd=None, timeout=CLI_TIMEOUT):
     """Runs rld to completion (for --version, --check-config, refusals) with a timeout."""
-    return subprocess.run([rld_binary(), *args], capture_output=True, text=True,
-                          env=clean_env(env), cwd=cwd, timeout=timeout)
+    register_secrets(args, env)
+    p = subprocess.run([rld_binary(), *args], capture_output=True, text=True,
+                       env=clean_env(env), cwd=cwd, timeout=timeout)
+    session_log.keep("rld-runs", p.stdout, p.stderr)
+    return p
+
+
+def register_secrets(args=(), env=None):
+    """The secrets on an rld command line or in its environment, for the session's scan."""
+    args = [str(a) for a in args]
+    for i, arg in enumerate(args):
+        if arg == "--admin-key" and i + 1 < len(args):
+            session_log.add_secret(args[i + 1], "an admin key given to rld")
+        elif arg == "--redis" and i + 1 < len(args):
+            session_log.add_url_password(args[i + 1], "a Redis password given to rld")
+    for name in ("ADMIN_API_KEY", "REDIS_PASSWORD"):
+        session_log.add_secret((env or {}).get(name), f"{name} given to rld")
 
 
 def json_events(text, name=None):
@@ -194,6 +215,7 @@ def exchange(conn, method, path, body=None, headers=None):
     conn.request(method, path, body=body, headers=headers or {})
     r = conn.getresponse()
     data = r.read().decode()
+    session_log.keep_answer(r.status, data)
     return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
 
 
@@ -259,6 +281,11 @@ class Rld:
         if "listen" in server:
             server["listen"] = [a.replace("{sock}", self.socket_path) for a in server["listen"]]
         self.admin_key = self.sections["security"].get("admin_key")
+        session_log.add_secret(self.admin_key, "an admin key given to rld")
+        session_log.add_url_password(self.sections.get("redis", {}).get("url"),
+                                     "a Redis password given to rld")
+        session_log.add_tier_file_keys(tiers_path, "a key of a tier file given to rld")
+        register_secrets(args, env)
         self.config_path = self.dir / "rld.toml" if write_config else None
         if write_config:
             self.config_path.write_text(toml_text(self.sections) + toml_extra)
@@ -278,6 +305,7 @@ class Rld:
         cmd = self.launcher + [rld_binary()]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
+        self._archive = session_log.open_log("rld")
         self.proc = subprocess.Popen(cmd + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env, text=True,
                                      cwd=self.cwd, **self.popen)
@@ -291,7 +319,14 @@ class Rld:
         return self
 
     def _read_stderr(self):
+        try:
+            self._read_lines()
+        finally:
+            self._archive.close()
+
+    def _read_lines(self):
         for line in self.proc.stderr:
+            self._archive.write(line)
             with self._lock:
                 self.lines.append(line)
             try:
@@ -311,6 +346,14 @@ class Rld:
             if a.startswith("127.0.0.1:") or a.startswith("0.0.0.0:"):
                 return int(a.rsplit(":", 1)[1])
         raise RuntimeError("no IPv4 TCP listener")
+
+    @property
+    def port6(self):
+        """The port of the first IPv6 TCP listener ([::1] or [::])."""
+        for a in self.addresses:
+            if a.startswith("[::1]:") or a.startswith("[::]:"):
+                return int(a.rsplit(":", 1)[1])
+        raise RuntimeError("no IPv6 TCP listener")
 
     def log_text(self):
         """Everything rld wrote to stderr so far."""
@@ -366,6 +409,8 @@ class Rld:
 
     def cleanup(self):
         """Removes the temp dir (config, tier file, socket) once the daemon has stopped."""
+        # A test may have added keys to the tier file since the start (a reload).
+        session_log.add_tier_file_keys(self.tiers_path, "a key of a tier file given to rld")
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def kill(self):
@@ -374,14 +419,20 @@ class Rld:
             self.proc.wait()
 
     # -- requests ------------------------------------------------------------------------
-    def connection(self, via="tcp", timeout=5):
+    def connection(self, via="tcp", timeout=5, source=None):
+        """via: "tcp" (127.0.0.1, from `source` when given, e.g. "127.0.0.2"), "tcp6" (::1)
+        or "unix"."""
         if via == "unix":
             return UnixHTTPConnection(self.socket_path, timeout=timeout)
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if via == "tcp6":
+            return http.client.HTTPConnection("::1", self.port6, timeout=timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
 
-    def request(self, method, path, headers=None, body=None, via="tcp", conn=None):
+    def request(self, method, path, headers=None, body=None, via="tcp", conn=None, source=None):
         own = conn is None
-        conn = conn or self.connection(via)
+        if conn is None:  # (HAProxy's helper shares this method; its connection() has no source)
+            conn = self.connection(via, source=source) if source else self.connection(via)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body)
@@ -398,8 +449,9 @@ class Rld:
             h["X-API-Key"] = key
         return self.request("GET", path, headers=h, **kw)
 
-    def admin(self, method, path, body=None, **kw):
-        return self.request(method, path, headers={"X-Admin-Key": self.admin_key}, body=body, **kw)
+    def admin(self, method, path, body=None, headers=None, **kw):
+        h = {"X-Admin-Key": self.admin_key, **(headers or {})}
+        return self.request(method, path, headers=h, body=body, **kw)
 
     def raw(self, data, via="tcp", read_timeout=2.0, shutdown=False):
         """Sends raw bytes, returns everything read until the server closes or the timeout."""

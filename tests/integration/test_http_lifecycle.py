@@ -1,13 +1,16 @@
 """Connection and process lifecycle of rld: header/request/idle timeouts, half-closed clients,
-abrupt resets leaking nothing, SIGTERM drain, SIGHUP reload (good and bad files), the
-connection cap, the Unix socket file (mode, stale file, second instance), /health and /ready."""
+abrupt resets leaking nothing, running out of file descriptors, SIGTERM drain, SIGHUP reload
+(good and bad files), the connection cap, the Unix socket file (mode, stale file, second
+instance), /health and /ready."""
 import json
 import os
+import resource
 import signal
 import socket
 import stat
 import struct
 import time
+from pathlib import Path
 
 import pytest
 
@@ -207,8 +210,17 @@ def open_connections(rld):
     return rld.metric("rl_http_connections_open")
 
 
+def every_worker_has_served(rld):
+    """True once each worker has answered a request: libuv opens a spare descriptor per loop at
+    its first connection, which is not a leak and must not count as one."""
+    samples = parse_metrics(rld.metrics())
+    served = [v for (name, _), v in samples.items() if name == "rl_http_worker_requests_total"]
+    return len(served) >= 2 and all(v > 0 for v in served)
+
+
 def test_a_thousand_abrupt_resets_leak_nothing(rld):
     pid = rld.proc.pid
+    assert wait_until(lambda: every_worker_has_served(rld), timeout=5)
     assert wait_until(lambda: open_connections(rld) == 1)
     time.sleep(0.1)  # let rld finish closing the scrape's connection
     fds_before = fd_count(pid)
@@ -236,6 +248,65 @@ def test_a_thousand_abrupt_resets_leak_nothing(rld):
     assert wait_until(lambda: fd_count(pid) == fds_before), (fd_count(pid), fds_before)
     assert rld.metric("rl_http_connections_total") - accepted_before >= 1200
     assert rld.proc.poll() is None
+
+
+# -- out of file descriptors -------------------------------------------------------------------
+FD_LIMIT = 64  # rld needs about 25 of them before its first client
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def low_fd_limit():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+def test_running_out_of_descriptors_pauses_accepting_without_spinning(make_rld):
+    """`ulimit -n` exhausted: rld stops accepting (one log line per worker), burns no CPU while
+    clients wait in the backlog, and serves again once connections close."""
+    rld = make_rld(settings={"server": {"workers": 2}}, popen={"preexec_fn": low_fd_limit})
+    pid = rld.proc.pid
+    scrape = connect(rld)  # opened first: the one way to ask rld anything once it cannot accept
+    reader = ResponseReader(scrape)
+
+    def metrics():
+        scrape.sendall(request_bytes("GET", "/metrics"))
+        return parse_metrics(reader.read().body)
+
+    assert metric(metrics(), "rl_http_accept_paused_total") == 0  # (and scrape is accepted)
+    held = []
+    try:
+        for _ in range(FD_LIMIT + 30):  # the kernel completes these handshakes into the backlog
+            held.append(socket.create_connection(("127.0.0.1", rld.port), timeout=3))
+        assert wait_until(lambda: rld.log_events("accept_paused")), rld.log_text()[-3000:]
+        time.sleep(0.3)  # both workers have met the limit by now, if both will
+        cpu_before = cpu_seconds(pid)
+        time.sleep(3)
+        cpu_used = cpu_seconds(pid) - cpu_before
+        assert cpu_used < 0.5, f"{cpu_used:.2f} s of CPU in 3 s while out of descriptors"
+        m = metrics()
+        assert metric(m, "rl_http_connections_open") < len(held)  # the rest wait
+        paused = rld.log_events("accept_paused")
+        assert 1 <= len(paused) <= 2, paused  # once per worker, not per retry (4 a second)
+        assert metric(m, "rl_http_accept_paused_total") == len(paused)
+        assert paused[0]["error"] == "Too many open files" and paused[0]["level"] == "warn", paused
+        assert rld.log_events("accept_failed") == []
+        # A client waiting in the backlog sends its request now; it is answered later.
+        waiting = held.pop()
+        waiting.sendall(request_bytes("GET", "/health", [("X-Request-ID", "waited")]))
+    finally:
+        for s in held:
+            s.close()
+    r = ResponseReader(waiting).read(timeout=5)
+    assert (r.status, r.header("X-Request-ID")) == (200, "waited"), r
+    waiting.close()
+    assert wait_until(lambda: health_over_new_connection(rld), timeout=5)
+    assert rld.wait_for_event("accept_resumed")
+    assert len(rld.log_events("accept_paused")) == len(paused)
+    scrape.close()
 
 
 # -- SIGTERM drain -----------------------------------------------------------------------------

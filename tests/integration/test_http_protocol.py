@@ -8,7 +8,7 @@ import time
 import pytest
 
 from raw_http import HEALTH_BODY, HEX32, ResponseReader, assert_error, exchange, request_bytes
-from rld_harness import KEYS, connect
+from rld_harness import ADMIN_KEY, KEYS, connect
 
 FREE, PRO = KEYS["free"], KEYS["pro"]
 
@@ -221,6 +221,75 @@ BAD_REQUESTS = {
                             400, "bad_request"),
     "bad chunk size": (b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked").encode() +
                        b"\r\nzz\r\nhello\r\n0\r\n\r\n", 400, "bad_request"),
+    # Line folding, bare CR and LF, empty names: framing a proxy in front may read otherwise.
+    "obs-fold header": (b"GET /health HTTP/1.1\r\n" + H("X-A: a", "  folded").encode() + b"\r\n",
+                        400, "bad_request"),
+    "obs-fold after an empty value": (
+        b"GET /health HTTP/1.1\r\n" + H("X-A:", "\tfolded").encode() + b"\r\n", 400, "bad_request"),
+    "bare CR in request line": (b"GET /health\rHTTP/1.1\r\n" + H().encode() + b"\r\n",
+                                400, "bad_request"),
+    "bare CR in a header": (b"GET /health HTTP/1.1\r\n" + H("X-A: a\rX-B: b").encode() + b"\r\n",
+                            400, "bad_request"),
+    "bare LF between headers": (b"GET /health HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n",
+                                400, "bad_request"),
+    "empty header name": (b"GET /health HTTP/1.1\r\n" + H(": v").encode() + b"\r\n",
+                          400, "bad_request"),
+    # Transfer-Encoding: chunked must be the only coding, given once.
+    "transfer-encoding chunked, gzip": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked, gzip").encode() +
+        b"\r\n0\r\n\r\n", 400, "bad_request"),
+    "transfer-encoding chunked then gzip": (
+        b"POST /check HTTP/1.1\r\n" +
+        H("Transfer-Encoding: chunked", "Transfer-Encoding: gzip").encode() + b"\r\n0\r\n\r\n",
+        400, "bad_request"),
+    "transfer-encoding chunked twice": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked, chunked").encode() +
+        b"\r\n0\r\n\r\n", 400, "bad_request"),
+    "transfer-encoding gzip, chunked": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: gzip, chunked").encode() +
+        b"\r\n0\r\n\r\n", 501, "not_implemented"),
+    "transfer-encoding then content-length": (
+        b"POST /check HTTP/1.1\r\n" +
+        H("Transfer-Encoding: chunked", "Content-Length: 5").encode() + b"\r\n0\r\n\r\n",
+        400, "bad_request"),
+    "content-length 0 and transfer-encoding": (
+        b"POST /check HTTP/1.1\r\n" +
+        H("Content-Length: 0", "Transfer-Encoding: chunked").encode() + b"\r\n0\r\n\r\n",
+        400, "bad_request"),
+    "two different content-lengths": (
+        b"POST /check HTTP/1.1\r\n" + H("Content-Length: 5", "Content-Length: 6").encode() +
+        b"\r\nhello!", 400, "bad_request"),
+    "content-length list": (b"POST /check HTTP/1.1\r\n" + H("Content-Length: 5, 5").encode() +
+                            b"\r\nhello", 400, "bad_request"),
+    "chunk size over 64 bits": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked").encode() +
+        b"\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n", 400, "bad_request"),
+    "chunk size 2^64-1": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked").encode() +
+        b"\r\nffffffffffffffff\r\nhello\r\n0\r\n\r\n", 413, "body_too_large"),
+    "chunk longer than its size": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked").encode() +
+        b"\r\n3\r\nhello\r\n0\r\n\r\n", 400, "bad_request"),
+    "bare chunk extension": (
+        b"POST /check HTTP/1.1\r\n" + H("Transfer-Encoding: chunked").encode() +
+        b"\r\n5;\r\nhello\r\n0\r\n\r\n", 400, "bad_request"),
+    # Host must be host[:port].
+    "Host with a space": (b"GET /health HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "bad_request"),
+    "Host with a slash": (b"GET /health HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, "bad_request"),
+    "Host with userinfo": (b"GET /health HTTP/1.1\r\nHost: u@a\r\n\r\n", 400, "bad_request"),
+    "Host with a bad port": (b"GET /health HTTP/1.1\r\nHost: a:80x\r\n\r\n", 400, "bad_request"),
+    "Host not ASCII": (b"GET /health HTTP/1.1\r\nHost: \xc3\xa9.test\r\n\r\n",
+                       400, "bad_request"),
+    # Versions: HTTP/1.0 and 1.1 only.
+    "HTTP/2 connection preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                                  505, "http_version_not_supported"),
+    "HTTP/2.0 request line": (b"GET /health HTTP/2.0\r\n" + H().encode() + b"\r\n",
+                              505, "http_version_not_supported"),
+    "HTTP/1.2": (b"GET /health HTTP/1.2\r\n" + H().encode() + b"\r\n",
+                 505, "http_version_not_supported"),
+    "HTTP/0.9 request": (b"GET /health\r\n\r\n", 505, "http_version_not_supported"),
+    "malformed version": (b"GET /health HTTP/1.10\r\n" + H().encode() + b"\r\n",
+                          400, "bad_request"),
 }
 
 
@@ -277,6 +346,68 @@ def test_body_exactly_at_the_limit_is_accepted(limited):
     assert resps[0].json()["tier"] == "pro"
 
 
+@pytest.mark.parametrize("data,status,code", [
+    (b"GET /" + b"u" * (8 * 1024) + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /health HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * (16 * 1024) + b"\r\n\r\n",
+     431, "headers_too_large"),
+    (b"GET /health HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(100)) +
+     b"\r\n", 431, "headers_too_large"),
+    (b"POST /v1/decide HTTP/1.1\r\nHost: a\r\nContent-Length: 65537\r\n\r\n", 413,
+     "body_too_large"),
+    (b"POST /v1/decide HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n",
+     413, "body_too_large"),
+], ids=["target over 8 KiB", "header block over 16 KiB", "101 header fields",
+        "content-length over 64 KiB", "chunk over 64 KiB"])
+def test_the_default_http_limits_hold(rld, data, status, code):
+    """http.max_url_bytes 8 KiB, max_header_bytes 16 KiB, max_headers 100, max_body_bytes
+    64 KiB, with no setting given: each refused at once with its status, then closed."""
+    resps, closed, seconds = exchange(rld, data, timeout=3)
+    assert len(resps) == 1, resps
+    assert_error(resps[0], status, code)
+    assert resps[0].header("Connection") == "close"
+    assert closed and seconds < 1.5, (closed, seconds)
+
+
+def test_requests_just_inside_the_default_limits_are_served(rld):
+    target = "/health?" + "q" * (8 * 1024 - len("/health?"))  # exactly 8 KiB
+    big = "b" * (16 * 1024 - 200)
+    many = [(f"X-H{i}", "v") for i in range(98)]  # with Host and Connection: 100 fields
+    for headers, t in (([], target), ([("X-Big", big)], "/health"), (many, "/health")):
+        resps, _, _ = exchange(rld, request_bytes("GET", t, headers + [("Connection", "close")]))
+        assert [r.status for r in resps] == [200], (t[:20], resps)
+    body = b'{"api_key":"demo_pro_key_789"}'
+    body += b" " * (64 * 1024 - len(body))
+    resps, _, _ = exchange(rld, request_bytes("POST", "/v1/decide", [
+        ("Content-Length", str(len(body))), ("Connection", "close")], body))
+    assert [r.status for r in resps] == [200], resps
+
+
+# -- accepted forms -----------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [
+    b"GET http://rld.test/test HTTP/1.1\r\nHost: rld.test\r\nX-API-Key: demo_free_key_123\r\n\r\n",
+    b"GET https://other.test/test?x=1 HTTP/1.1\r\nHost: rld.test\r\n"
+    b"X-API-Key: demo_free_key_123\r\n\r\n",
+    b"GET /test HTTP/1.0\r\nX-API-Key: demo_free_key_123\r\n\r\n",
+    b"GET /test HTTP/1.1\r\nHost: [::1]:8000\r\nX-API-Key: demo_free_key_123\r\n\r\n",
+    b"GET /test HTTP/1.1\r\nHost: \r\nX-API-Key: demo_free_key_123\r\n\r\n",
+    b"POST /check HTTP/1.1\r\nHost: a\r\nX-API-Key: demo_free_key_123\r\n"
+    b"Transfer-Encoding: Chunked\r\n\r\n3;q=\"a b\"\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n",
+    b"POST /check HTTP/1.1\r\nHost: a\r\nX-API-Key: demo_free_key_123\r\n"
+    b"Content-Length: 003\r\n\r\nabc",
+], ids=["absolute-form", "absolute-form naming another host", "HTTP/1.0 without Host",
+        "IPv6 literal Host", "empty Host", "chunked with an extension and a trailer",
+        "content-length with leading zeros"])
+def test_valid_but_unusual_requests_are_served_once(rld, data):
+    before = decisions(rld)
+    resps, _, _ = exchange(rld, data, timeout=2)
+    assert len(resps) == 1, resps
+    r = resps[0]
+    assert r.status == 200 and r.header("X-RateLimit-Remaining") == "19", r
+    if data.startswith(b"GET"):
+        assert r.json()["user"] == "demo_free_user", r
+    assert decisions(rld) == before + 1
+
+
 # -- no smuggling -----------------------------------------------------------------------------
 SMUGGLED = request_bytes("GET", "/test", [("X-API-Key", FREE)])
 
@@ -326,6 +457,78 @@ def test_cl_te_desync_attempt_is_refused_and_nothing_runs(rld):
     assert_error(resps[0], 400, "bad_request")
     assert closed
     assert decisions(rld) == before
+
+
+HIDDEN_BODY = b'{"status": "DEGRADED", "ttl_seconds": 60, "reason": "smuggled"}'
+# Two requests that would leave a trace if rld ever ran them: a decision that consumes quota, and
+# an admin change.
+HIDDEN = (request_bytes("GET", "/test", [("X-API-Key", FREE)]) +
+          request_bytes("POST", "/admin/health", [
+              ("X-Admin-Key", ADMIN_KEY), ("Content-Type", "application/json"),
+              ("Content-Length", str(len(HIDDEN_BODY)))], HIDDEN_BODY))
+
+
+def post(*headers):
+    return ("POST /check HTTP/1.1\r\nHost: a\r\n" +
+            "".join(h + "\r\n" for h in headers) + "\r\n").encode()
+
+
+SMUGGLING = {
+    # name: bytes that hide HIDDEN, the status of the one answer
+    "content-length then transfer-encoding": (
+        post("Content-Length: 5", "Transfer-Encoding: chunked") + b"0\r\n\r\n" + HIDDEN, 400),
+    "transfer-encoding then content-length": (
+        post("Transfer-Encoding: chunked", f"Content-Length: {len(HIDDEN) + 5}") +
+        b"0\r\n\r\n" + HIDDEN, 400),
+    "transfer-encoding folded onto the next line": (
+        post("Transfer-Encoding:", " chunked", f"Content-Length: {len(HIDDEN) + 5}") +
+        b"0\r\n\r\n" + HIDDEN, 400),
+    "content-length folded onto the next line": (
+        post("Content-Length: 0", " " + str(len(HIDDEN))) + HIDDEN, 400),
+    "transfer-encoding with a space before the colon": (
+        post("Transfer-Encoding : chunked", f"Content-Length: {len(HIDDEN) + 5}") +
+        b"0\r\n\r\n" + HIDDEN, 400),
+    "transfer-encoding chunked, identity": (
+        post("Transfer-Encoding: chunked, identity") + b"0\r\n\r\n" + HIDDEN, 400),
+    "transfer-encoding chunked, then gzip": (
+        post("Transfer-Encoding: chunked", "Transfer-Encoding: gzip") + b"0\r\n\r\n" + HIDDEN,
+        400),
+    "transfer-encoding xchunked": (
+        post("Transfer-Encoding: xchunked", f"Content-Length: {len(HIDDEN)}") + HIDDEN, 400),
+    "transfer-encoding gzip, chunked": (
+        post("Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n" + HIDDEN, 501),
+    "two content-lengths": (
+        post("Content-Length: 0", f"Content-Length: {len(HIDDEN)}") + HIDDEN, 400),
+    "content-length +0": (post("Content-Length: +0") + HIDDEN, 400),
+    "bare LF before transfer-encoding": (
+        b"POST /check HTTP/1.1\r\nHost: a\r\nX-A: b\nTransfer-Encoding: chunked\r\n"
+        b"Content-Length: " + str(len(HIDDEN) + 5).encode() + b"\r\n\r\n0\r\n\r\n" + HIDDEN, 400),
+    "bare CR before transfer-encoding": (
+        b"POST /check HTTP/1.1\r\nHost: a\r\nX-A: b\rTransfer-Encoding: chunked\r\n"
+        b"Content-Length: " + str(len(HIDDEN) + 5).encode() + b"\r\n\r\n0\r\n\r\n" + HIDDEN, 400),
+    "chunk size overflowing 64 bits": (
+        post("Transfer-Encoding: chunked") + b"10000000000000000" + b"\r\n" + HIDDEN, 400),
+    "chunk longer than announced": (
+        post("Transfer-Encoding: chunked") + b"1\r\nab\r\n0\r\n\r\n" + HIDDEN, 400),
+    "request in the trailer section": (
+        post("Transfer-Encoding: chunked") + b"0\r\n" + HIDDEN, 400),
+    "HTTP/2 preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + HIDDEN, 505),
+}
+
+
+@pytest.mark.parametrize("name", list(SMUGGLING))
+def test_smuggled_requests_are_never_run(rld, name):
+    data, status = SMUGGLING[name]
+    before = decisions(rld)
+    resps, closed, _ = exchange(rld, data, timeout=3)
+    assert len(resps) == 1, resps  # one answer, to the outer request, then the connection closes
+    assert_error(resps[0], status)
+    assert resps[0].header("Connection") == "close" and closed
+    # Neither hidden request ran: no decision made, no quota used, the health state untouched.
+    assert decisions(rld) == before
+    assert rld.admin("GET", "/admin/health").json()["status"] == "NORMAL"
+    r = rld.get("/test", key=FREE)
+    assert r.status == 200 and r.headers["x-ratelimit-remaining"] == "19", r
 
 
 TAIL = request_bytes("GET", "/test", [("X-API-Key", FREE), ("X-Request-ID", "tail")])

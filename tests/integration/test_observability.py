@@ -4,13 +4,18 @@ family has HELP and TYPE and a conventional name, every metric the Grafana dashb
 (packaging/grafana/rld-dashboard.json) queries exists, and no log line of a busy run — debug
 decisions, admin changes that return new keys, invalid keys, wrong admin keys, blocks, a
 reload — carries an API key or the admin key. Also the stable fields of the decision and admin
-events, request_id first among them (docs/logs.md, docs/metrics.md)."""
+events, request_id first among them (docs/logs.md, docs/metrics.md), and the end-of-session
+scan of every kept log and error body for every known secret (session_log.py)."""
 import json
+import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
+import session_log
 from redis_support import redis_fixture  # noqa: F401 (the "redis" fixture)
 from redis_support import redis_settings, wait_ready
 from rld_harness import ADMIN_KEY, KEYS, ROOT, json_events, parse_metrics
@@ -315,3 +320,46 @@ def test_no_log_line_carries_an_api_key_or_the_admin_key(make_rld, request, stor
     alerts = [e for e in events if e["event"] == "security_alert"]
     assert any(e["last_reason"] == "admin_key_invalid" for e in alerts), alerts
     assert all(e["request_id"] for e in alerts), alerts
+
+
+# ------------------------------------------------------------------- the session's secret scan --
+def test_the_secret_scan_finds_every_kind_of_registered_secret(tmp_path):
+    key = "rl_" + "A1b2" * 9 + "xyz"  # a generated-format key
+    known = {key: "issued", key[3:]: "issued (without its prefix)",
+             KEYS["free"]: "demo", "p@ss:w0rd/with spaces": "redis password"}
+    (tmp_path / "1-rld.log").write_text(
+        session_log.HEADING + "test_x[" + KEYS["free"] + "]\n"  # a test's name: not output
+        '{"event":"x","key":"' + KEYS["free"] + '"}\n'
+        '{"event":"y","note":"nothing here demo_free_key_1234 demo_free_key_12"}\n')
+    (tmp_path / "2-rlctl.log").write_text("error: redis://:p@ss:w0rd/with spaces@h\n")
+    (tmp_path / "3-error-bodies.log").write_text("401 Bearer " + key[3:] + "\n")
+    (tmp_path / "ignored.txt").write_text(key)
+    leaks = session_log.find_leaks(tmp_path, known)
+    assert [(name, line, source) for name, line, source, _ in leaks] == [
+        ("1-rld.log", 2, "demo"), ("2-rlctl.log", 1, "redis password"),
+        ("3-error-bodies.log", 1, "issued (without its prefix)")]
+    assert session_log.find_leaks(tmp_path, {"never_logged_value_1": "x"}) == []
+
+
+def test_a_secret_in_a_kept_log_fails_the_pytest_run(tmp_path):
+    """The hook conftest.py imports turns a leak into a failed session, and only a leak."""
+    (tmp_path / "conftest.py").write_text("from session_log import pytest_sessionfinish\n")
+    (tmp_path / "test_leak.py").write_text(
+        "import os\n"
+        "import session_log\n\n"
+        "def test_passes():\n"
+        "    session_log.add_secret('planted-secret-0123456789', 'planted')\n"
+        "    text = 'planted-secret-0123456789' if os.environ.get('LEAK') else 'clean'\n"
+        "    session_log.keep('rld-runs', 'a log line: ' + text)\n")
+    env = {k: v for k, v in os.environ.items() if k != "RL_TEST_LOG_DIR"}
+    env["PYTHONPATH"] = str(ROOT / "tests" / "integration")
+    runs = {}
+    for leak in ("", "1"):
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(tmp_path)], capture_output=True, text=True, timeout=60,
+                           env={**env, "LEAK": leak}, cwd=tmp_path)
+        runs[leak] = p
+    assert runs[""].returncode == 0, runs[""].stdout + runs[""].stderr
+    assert runs["1"].returncode == 1, runs["1"].stdout + runs["1"].stderr
+    assert "1 passed" in runs["1"].stdout
+    assert "1 secret(s) found" in runs["1"].stdout and "planted" in runs["1"].stdout

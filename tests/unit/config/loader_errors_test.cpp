@@ -82,6 +82,23 @@ TEST_CASE("a bad CIDR in trusted_proxies is reported with the value given") {
   CHECK_MESSAGE(has(e, "\"10.0.0.0/33\""), e);
 }
 
+TEST_CASE("a bad admin network is reported with file, line, key and each value given") {
+  const std::string e = error_of("err_bad_admin_network.toml");
+  CHECK_MESSAGE(has(e, kFixtures + "err_bad_admin_network.toml:3: security.admin_networks: "
+                                   "expected IP addresses or CIDR ranges such as "
+                                   "\"127.0.0.0/8\", got \"localhost\""),
+                e);
+  CHECK_MESSAGE(has(e, "got \"::1/129\""), e);
+  CHECK(lines(e) == 2);
+}
+
+TEST_CASE("admin_networks must be a list") {
+  const std::string e = error_of("err_admin_networks_not_list.toml");
+  CHECK_MESSAGE(has(e, kFixtures + "err_admin_networks_not_list.toml:3: security.admin_networks: "
+                                   "expected an array of strings"),
+                e);
+}
+
 TEST_CASE("a unix_socket_mode that is not octal is reported with an example") {
   const std::string e = error_of("err_bad_socket_mode.toml");
   CHECK_MESSAGE(has(e, kFixtures + "err_bad_socket_mode.toml:3: server.unix_socket_mode: "

@@ -66,6 +66,9 @@ TEST_CASE("with no file the built-in defaults are used") {
   CHECK(c.security.invalid_window == Seconds{300});
   CHECK(c.security.block_duration == Seconds{900});
   CHECK(c.security.admin_key.empty());
+  REQUIRE(c.security.admin_networks.size() == 2);
+  CHECK(c.security.admin_networks[0].to_string() == "127.0.0.0/8");
+  CHECK(c.security.admin_networks[1].to_string() == "::1/128");
   CHECK(c.health.cache == Seconds{2});
   CHECK(c.log.level == rl::obs::LogLevel::info);
 }
@@ -133,8 +136,16 @@ TEST_CASE("every key of the store, redis, security, health and log sections is r
   CHECK(c.security.block_duration == Seconds{120});
   CHECK(c.security.admin_key == "file-admin-key-0123456789");
   CHECK(c.security.max_tracked_clients == 5000);
+  REQUIRE(c.security.admin_networks.size() == 2);
+  CHECK(c.security.admin_networks[0].to_string() == "10.9.0.0/16");
+  CHECK(c.security.admin_networks[1].to_string() == "fd00:1::/64");
   CHECK(c.health.cache == Seconds{0});
   CHECK(c.log.level == rl::obs::LogLevel::debug);
+}
+
+TEST_CASE("an empty admin_networks leaves the admin API to the Unix socket") {
+  const DaemonConfig c = load_ok(kFixtures + "admin_networks_empty.toml");
+  CHECK(c.security.admin_networks.empty());
 }
 
 TEST_CASE("a relative tiers_file is resolved against the config file's directory") {

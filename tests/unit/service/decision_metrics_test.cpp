@@ -54,7 +54,7 @@ TEST_CASE("decision series start with tier none and other, every result at zero"
   CHECK(series_of(m, "rl_decisions_total") == 2 * static_cast<int>(kDecisionResults));
   CHECK(metric(m, R"(rl_decisions_total{tier="none",result="unknown_key"})") == 0);
   CHECK(metric(m, R"(rl_decisions_total{tier="other",result="shadow_limited"})") == 0);
-  CHECK(series_of(m, "rl_security_events_total") == 6);
+  CHECK(series_of(m, "rl_security_events_total") == 7);
   CHECK(metric(m, R"(rl_security_events_total{kind="admin_key_invalid"})") == 0);
 }
 

@@ -300,3 +300,25 @@ TEST_CASE("security_alert names the request that made the block") {
   CHECK(text.find("\"request_id\":\"req-block\"", at) != std::string::npos);
   CHECK(text.find("secret_attempt_key_9") == std::string::npos);
 }
+
+TEST_CASE("admin requests refused by network are counted each and logged once a second") {
+  Pipeline p;
+  const auto peer = *rl::security::IpAddress::parse("192.0.2.77");
+  for (int i = 0; i < 5; ++i)
+    p.service.admin_network_refused(peer, "req-net");
+  p.clock.advance(Seconds{1});
+  p.service.admin_network_refused(peer, "req-net-2");
+  const std::string m = p.registry.render();
+  CHECK(metric(m, R"(rl_security_events_total{kind="admin_forbidden_network"})") == 6);
+  const auto lines = rl::test::lines_of(p.sink.text());
+  std::vector<std::string> refused;
+  for (const auto& line : lines) {
+    if (line.find("\"event\":\"admin_forbidden\"") != std::string::npos) refused.push_back(line);
+  }
+  REQUIRE(refused.size() == 2);
+  CHECK(refused[0].find("\"client\":\"192.0.2.77\"") != std::string::npos);
+  CHECK(refused[0].find("\"request_id\":\"req-net\"") != std::string::npos);
+  CHECK(refused[0].find("\"similar_since_last\":0") != std::string::npos);
+  CHECK(refused[1].find("\"similar_since_last\":4") != std::string::npos);
+  CHECK(refused[1].find("\"level\":\"warn\"") != std::string::npos);
+}

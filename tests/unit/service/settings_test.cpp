@@ -121,3 +121,46 @@ TEST_CASE("a key that cannot be checked is limited by the tier with the lowest r
   CHECK(s->unverified_policy == rl::policy::FailurePolicy::local);
   CHECK_FALSE(ServiceSettings::from(c, {tier("trial", 1, 60, true)})->unverified_tier);
 }
+
+namespace {
+
+rl::http::Peer tcp_peer(std::string_view address) {
+  const auto ip = rl::security::IpAddress::parse(address);
+  REQUIRE(ip.has_value());
+  return rl::http::Peer{*ip, false};
+}
+
+}  // namespace
+
+TEST_CASE("by default the admin API answers loopback TCP peers and the Unix socket only") {
+  const auto s = ServiceSettings::from(with({"0.0.0.0:8000"}, "a-real-secret-admin-key"));
+  CHECK(s->admin_allowed_from(tcp_peer("127.0.0.1")));
+  CHECK(s->admin_allowed_from(tcp_peer("127.0.0.2")));
+  CHECK(s->admin_allowed_from(tcp_peer("::1")));
+  CHECK(s->admin_allowed_from(tcp_peer("::ffff:127.0.0.1")));  // IPv4-mapped, folded
+  CHECK(s->admin_allowed_from(rl::http::Peer{{}, true}));
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("192.0.2.2")));
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("::ffff:192.0.2.2")));
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("fd00::2")));
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("::")));  // a peer whose address is unknown
+}
+
+TEST_CASE("admin_networks replaces the loopback default") {
+  DaemonConfig c = with({"0.0.0.0:8000"}, "a-real-secret-admin-key");
+  c.security.admin_networks = {*rl::security::Cidr::parse("127.0.0.1/32"),
+                               *rl::security::Cidr::parse("10.1.0.0/16")};
+  const auto s = ServiceSettings::from(c);
+  CHECK(s->admin_allowed_from(tcp_peer("127.0.0.1")));
+  CHECK(s->admin_allowed_from(tcp_peer("10.1.200.3")));
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("127.0.0.2")));
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("::1")));
+  CHECK(s->admin_allowed_from(rl::http::Peer{{}, true}));
+}
+
+TEST_CASE("an empty admin_networks leaves only the Unix socket") {
+  DaemonConfig c = with({"127.0.0.1:8000"}, "a-real-secret-admin-key");
+  c.security.admin_networks.clear();
+  const auto s = ServiceSettings::from(c);
+  CHECK_FALSE(s->admin_allowed_from(tcp_peer("127.0.0.1")));
+  CHECK(s->admin_allowed_from(rl::http::Peer{{}, true}));
+}
