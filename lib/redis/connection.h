@@ -41,6 +41,11 @@ struct ConnectionOptions {
 // waiting on the connection: a local limit (Errc::overloaded), not a sign that Redis is down.
 core::Error too_many_in_flight();
 
+// The wait before a dial after a failure: drawn between half the backoff and the backoff
+// (`random` picks where), so connections that failed together do not all come back together,
+// and the wait never exceeds backoff_max.
+core::Millis retry_delay(core::Millis backoff, std::uint64_t random);
+
 class Connection {
  public:
   enum class State { disconnected, connecting, ready, closed };
@@ -81,8 +86,10 @@ class Connection {
   std::size_t room() const {
     return queue_.size() < options_.max_pending ? options_.max_pending - queue_.size() : 0;
   }
-  // The wait before the next dial after a failure (doubles per failed attempt, then resets).
+  // The backoff after a failure (doubles per failed attempt up to backoff_max, resets once
+  // connected), and the jittered wait actually scheduled before the last dial (retry_delay()).
   core::Millis backoff() const { return backoff_; }
+  core::Millis last_retry_delay() const { return last_retry_delay_; }
   // Read inside a callback: whether its failure is the second or later of one burst — the
   // deadlines expired together in one pass, or the commands failed together when the
   // connection was lost. Failure accounting (a circuit breaker) counts a burst once.
@@ -168,6 +175,7 @@ class Connection {
   char read_buffer_[16 * 1024];
   Instant connect_started_{0};
   core::Millis backoff_{0};
+  core::Millis last_retry_delay_{0};
   std::size_t handshake_replies_ = 0;  // replies still expected before the connection is ready
   bool repeated_failure_ = false;
   int handles_open_ = 0;

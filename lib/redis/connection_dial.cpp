@@ -127,12 +127,16 @@ void Connection::on_stream_closed(uv_handle_t* handle) {
   c->schedule_retry();
 }
 
-void Connection::schedule_retry() {
-  // Jitter (0 to half the backoff) keeps many instances from reconnecting in lockstep.
-  const std::int64_t base = backoff_.count();
+core::Millis retry_delay(core::Millis backoff, std::uint64_t random) {
+  const std::int64_t half = backoff.count() / 2;
   const auto jitter =
-      static_cast<std::int64_t>(core::fast_random() % static_cast<std::uint64_t>(base / 2 + 1));
-  uv_timer_start(&retry_, on_retry, static_cast<std::uint64_t>(base + jitter), 0);
+      static_cast<std::int64_t>(random % static_cast<std::uint64_t>(backoff.count() - half + 1));
+  return core::Millis{half + jitter};
+}
+
+void Connection::schedule_retry() {
+  last_retry_delay_ = retry_delay(backoff_, core::fast_random());
+  uv_timer_start(&retry_, on_retry, static_cast<std::uint64_t>(last_retry_delay_.count()), 0);
 }
 
 void Connection::on_retry(uv_timer_t* timer) {

@@ -1,8 +1,12 @@
 // Tests of redis/connection.h against a FakeRedis on the test's loop: deadlines measure Redis,
 // not a slow loop; a timed-out command is answered once and its late reply dropped; a burst
 // of timeouts is reported as one; deadlines keep their order; a refused handshake backs off
-// once per attempt; a full connection refuses with a local error.
+// once per attempt; a full connection refuses with a local error; reconnects back off
+// exponentially, capped and jittered; a replica fails the handshake when a master is required;
+// and every callback runs exactly once, whatever happens to the connection.
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -140,4 +144,59 @@ TEST_CASE("a refused AUTH fails the attempt once: the backoff doubles once per a
   CHECK(downs[0].starts_with("handshake refused: WRONGPASS"));
   CHECK(backoffs == std::vector<std::chrono::milliseconds>{20ms, 40ms});
   CHECK(h.fake->count("SELECT") == 2);  // pipelined behind AUTH, once per attempt
+}
+
+// -- backoff ------------------------------------------------------------------------------------
+
+TEST_CASE("the wait before a dial is drawn between half the backoff and the backoff") {
+  std::set<std::int64_t> seen;
+  for (std::uint64_t random = 0; random < 1000; ++random) {
+    const auto d = redis::retry_delay(100ms, random * 7919);
+    CHECK(d >= 50ms);
+    CHECK(d <= 100ms);
+    seen.insert(d.count());
+  }
+  CHECK(seen.size() == 51);  // every wait from 50 to 100 ms
+  CHECK(redis::retry_delay(0ms, 12345) == 0ms);
+}
+
+TEST_CASE("reconnects back off exponentially up to backoff_max, jittered per connection") {
+  test::Harness h;
+  h.fake->set_handler([](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "AUTH") return "-WRONGPASS invalid username-password pair\r\n";
+    return std::nullopt;
+  });
+  redis::ConnectionOptions o = h.options(1000ms, h.fake->url(":secret@"));
+  o.backoff_min = 2ms;
+  o.backoff_max = 16ms;
+  std::vector<std::unique_ptr<redis::Connection>> connections;
+  std::vector<std::vector<std::chrono::milliseconds>> backoffs(2), waits(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto& c = connections.emplace_back(std::make_unique<redis::Connection>(&h.loop, o));
+    c->set_state_listener([&, i, raw = c.get()](redis::Connection::State s, std::string_view) {
+      if (s == redis::Connection::State::disconnected) backoffs[i].push_back(raw->backoff());
+      if (s == redis::Connection::State::connecting && !backoffs[i].empty()) {
+        waits[i].push_back(raw->last_retry_delay());  // the wait before this dial
+      }
+    });
+    c->start();
+  }
+  REQUIRE(h.run_until([&] { return waits[0].size() >= 8 && waits[1].size() >= 8; }));
+  std::vector<std::int64_t> capped;
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(std::vector(backoffs[i].begin(), backoffs[i].begin() + 6) ==
+          std::vector<std::chrono::milliseconds>{2ms, 4ms, 8ms, 16ms, 16ms, 16ms});
+    for (std::size_t n = 0; n < 8; ++n) {
+      CHECK(waits[i][n] >= backoffs[i][n] / 2);
+      CHECK(waits[i][n] <= backoffs[i][n]);
+      CHECK(waits[i][n] <= o.backoff_max);
+      if (n >= 3) capped.push_back(waits[i][n].count());
+    }
+  }
+  // Ten waits at the cap, each drawn from 8..16 ms: not all the same (odds 9^-9 otherwise).
+  CHECK(std::set<std::int64_t>(capped.begin(), capped.end()).size() > 1);
+  int closing = 2;
+  for (auto& c : connections)
+    c->close([&closing] { --closing; });
+  REQUIRE(h.run_until([&] { return closing == 0; }));
 }
