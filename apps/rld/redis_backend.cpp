@@ -34,6 +34,8 @@ redis::ConnectionOptions connection_options(const config::RedisConfig& r) {
   o.timeout = r.timeout;
   o.connect_timeout = r.connect_timeout;
   o.stall_timeout = std::max(core::Millis{1000}, r.timeout * 20);
+  // Every decision writes: a replica is no endpoint for rld (a cluster routes by itself).
+  o.require_master = !o.url.cluster;
   return o;
 }
 
@@ -237,6 +239,7 @@ class RedisBackend final : public Backend {
   static redis::ConnectionOptions subscriber_options(const config::RedisConfig& r) {
     redis::ConnectionOptions o = connection_options(r);
     o.timeout = core::Millis{1000};  // SUBSCRIBE and PING, not decisions
+    o.require_master = false;        // a replica relays what the master publishes
     return o;
   }
 

@@ -4,9 +4,10 @@
 // fresh clock, and a command still unanswered past it — after the replies already waiting in
 // the socket have been read — is answered with a timeout; its late reply is read and dropped.
 // A connection whose oldest unanswered command has waited `stall_timeout` is dropped and
-// dialled again with capped, jittered exponential backoff. Every callback given to send()
-// runs exactly once. Loop-thread only; owned by a Client or Subscriber, which closes it before
-// deleting it.
+// dialled again with capped, jittered exponential backoff. With `require_master`, a server
+// that says it is a replica (ROLE) fails the handshake like a refused AUTH. Every callback
+// given to send() runs exactly once. Loop-thread only; owned by a Client or Subscriber, which
+// closes it before deleting it.
 #pragma once
 
 #include <chrono>
@@ -34,6 +35,9 @@ struct ConnectionOptions {
   core::Millis stall_timeout{1000};    // the oldest unanswered command has waited this long
   core::Millis backoff_min{50};
   core::Millis backoff_max{2000};
+  // The commands write: a replica cannot serve them (READONLY), so it is not a usable
+  // endpoint. A server that does not know ROLE (a proxy) is taken as it is.
+  bool require_master = false;
   std::size_t max_pending = 20000;  // commands waiting for replies, overdue ones included
 };
 
@@ -128,6 +132,7 @@ class Connection {
   void connect_to(const struct sockaddr* address);
   void maybe_closed();
   void handshake();
+  void on_handshake_reply(core::Result<ReplyPtr> r, bool role);
   void enqueue(std::span<const std::string_view> args, Callback done, Instant deadline);
   void refuse(Callback& done, core::Error error);
   void flush();

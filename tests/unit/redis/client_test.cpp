@@ -231,3 +231,31 @@ TEST_CASE("a burst of timeouts reaches the client's callers as one failure") {
   CHECK_FALSE(client.repeated_failure());
   h.fake->resume();
 }
+
+TEST_CASE("a READONLY reply drops its connection, which is dialled again") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options());
+  bool replica = true;
+  h.fake->set_handler([&](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "EVALSHA" && replica) {
+      return "-READONLY You can't write against a read only replica.\r\n";
+    }
+    if (c[0] == "EVALSHA") return ":1\r\n";
+    return std::nullopt;
+  });
+  const std::string_view keys[] = {"k"};
+  std::optional<Result> result;
+  client.eval(redis::ScriptId::sliding_window, keys, {}, [&](Result r) { result = std::move(r); });
+  REQUIRE(h.run_until([&] { return result.has_value(); }));
+  REQUIRE(result->ok());
+  CHECK(redis::text(***result).starts_with("READONLY"));  // the caller sees the reply
+  REQUIRE(h.run_until([&] { return h.fake->sessions().size() == 2 && client.ready(); }));
+  CHECK_FALSE(h.fake->sessions().front().open);
+  CHECK(h.sink.text().find("Redis answered READONLY") != std::string::npos);
+  replica = false;  // say, the address moved to the new master
+  result.reset();
+  client.eval(redis::ScriptId::sliding_window, keys, {}, [&](Result r) { result = std::move(r); });
+  REQUIRE(h.run_until([&] { return result.has_value(); }));
+  REQUIRE(result->ok());
+  CHECK(redis::integer(***result) == 1);
+}

@@ -200,3 +200,57 @@ TEST_CASE("reconnects back off exponentially up to backoff_max, jittered per con
     c->close([&closing] { --closing; });
   REQUIRE(h.run_until([&] { return closing == 0; }));
 }
+
+// -- a replica is no endpoint for writes ------------------------------------------------------
+
+namespace {
+
+constexpr const char* kReplicaRole =
+    "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:42\r\n";
+
+}  // namespace
+
+TEST_CASE("a replica fails the handshake of a connection that requires a master") {
+  test::Harness h;
+  bool replica = true;
+  h.fake->set_handler([&](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "ROLE") {
+      return replica ? std::string(kReplicaRole) : "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+    }
+    return std::nullopt;
+  });
+  redis::ConnectionOptions o = h.options();
+  o.require_master = true;
+  h.connection = std::make_unique<redis::Connection>(&h.loop, o);
+  std::vector<std::string> downs;
+  h.connection->set_state_listener([&](redis::Connection::State s, std::string_view why) {
+    if (s == redis::Connection::State::disconnected) downs.emplace_back(why);
+  });
+  h.connection->start();
+  REQUIRE(h.run_until([&] { return downs.size() == 3; }));
+  CHECK_FALSE(h.connection->ready());
+  CHECK(downs[0] == "handshake refused: the server is a replica (ROLE), it cannot take writes");
+  CHECK(h.connection->backoff() == 20ms);  // 5, 10, 20: backing off like any failed attempt
+  replica = false;                         // promoted
+  REQUIRE(h.run_until([&] { return h.connection->ready(); }));
+  CHECK(h.connection->backoff() == 0ms);
+}
+
+TEST_CASE("a server that does not know ROLE is taken as it is") {
+  test::Harness h;
+  h.fake->set_handler([](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "ROLE") return "-ERR unknown command 'ROLE'\r\n";
+    return std::nullopt;
+  });
+  redis::ConnectionOptions o = h.options();
+  o.require_master = true;
+  h.make_connection(o);
+  CHECK(h.fake->count("ROLE") == 1);
+}
+
+TEST_CASE("a connection that does not require a master sends no ROLE") {
+  test::Harness h;
+  h.make_connection(h.options());
+  CHECK(h.fake->count("ROLE") == 0);
+  CHECK(h.fake->count("PING") == 1);
+}
