@@ -71,7 +71,7 @@ void RedisDirectory::read_through(RecordCache<T>& cache, std::string_view id, Ke
       {"HGETALL", key}, [this, &cache, name = std::string(id), digest = std::string(digest),
                          generation = cache.generation(), decode = std::move(decode),
                          then = std::move(then), done = std::move(done)](RedisResult r) mutable {
-        note_outcome(breaker_, r, client_.repeated_failure());
+        note_outcome(breaker_, r, client_.repeated_failure(), Call::reads);
         if (auto e = reply_error(r)) {
           // Redis cannot say (or the hash is damaged): what was known, else the fallback.
           if (const auto* stale = cache.find(name)) return then(stale->value, std::move(done));
