@@ -103,6 +103,10 @@ def breaker_opened(rld):
     return metric(metrics_of(rld), "rl_redis_breaker_transitions_total", to="open") or 0
 
 
+def breaker_closed(rld):
+    return metric(metrics_of(rld), "rl_redis_breaker_transitions_total", to="closed") or 0
+
+
 def ready_status(rld):
     return rld.get("/ready").status
 
@@ -188,9 +192,11 @@ def test_client_pause_is_answered_by_the_policy_with_ready_steadily_503(make_rld
     with Load([rld], [key, KEYS["pro"]], clients=2, think=0.05) as load:
         if poll_until(lambda: ready_status(rld) == 503, 1.5) is None:
             problems.append("/ready not 503 during the pause")
+        closed = breaker_closed(rld)
         wrong = steadily(rld, 503, max(0.0, paused + 3.6 - time.monotonic()))
-        if wrong:
-            problems.append(f"/ready flapped during the pause: {wrong}")
+        if wrong or breaker_closed(rld) != closed:
+            problems.append(f"/ready flapped during the pause: {wrong}, the breaker closed "
+                            f"{breaker_closed(rld) - closed} times")
     problems += problems_of(load.records, max_latency=MAX_LATENCY)
     assert not problems, "\n".join(problems)
     assert alive(rld)
@@ -222,7 +228,10 @@ def test_readonly_after_a_failover_drops_the_connection_and_recovers(make_rld, r
         if poll_until(lambda: ready_status(rld) == 503, 1.5) is None:
             problems.append("/ready not 503 while rld's Redis is a replica")
         connections = int(info(a, "stats", "total_connections_received"))
+        closed = breaker_closed(rld)
         wrong = steadily(rld, 503, 3.0)
+        if breaker_closed(rld) != closed:
+            problems.append(f"the breaker closed {breaker_closed(rld) - closed} times on a replica")
         dials = int(info(a, "stats", "total_connections_received")) - connections - 1
         if wrong:
             problems.append(f"/ready not steadily 503 while A is a replica: {wrong}")
@@ -315,7 +324,11 @@ def test_oom_is_answered_by_the_policy_until_memory_is_freed(make_rld, redis, po
             problems.append(f"local limit not applied: {statuses}")
     if poll_until(lambda: ready_status(rld) == 503, 1.5) is None:
         problems.append("/ready not 503 while Redis is out of memory")
+    closed = breaker_closed(rld)
     problems += [f"/ready flapped under OOM: {w}" for w in [steadily(rld, 503, 1.5)] if w]
+    timed(rld, key, 5)  # decisions meanwhile do not close it either
+    if breaker_closed(rld) != closed:
+        problems.append(f"the breaker closed {breaker_closed(rld) - closed} times under OOM")
     assert not problems, "\n".join(problems)
     assert fallbacks(rld)[policy] >= 25
     assert redis.command("CONFIG", "SET", "maxmemory", 0) == "OK"
