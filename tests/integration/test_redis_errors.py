@@ -122,16 +122,25 @@ def steadily(rld, status, seconds, interval=0.1):
     return wrong
 
 
+def local_and_late(rld):
+    """(decisions taken locally, Redis calls that missed their deadline)."""
+    return fallbacks(rld)["local"], redis_errors(rld)["timeout"]
+
+
 def exact_again(rld, redis, tier="free", limit=20, timeout=8.0):
     """Once /ready is 200 again, a fresh user admits exactly `limit` and then 429, every
-    decision from Redis (none taken locally)."""
+    decision from Redis: none taken locally, unless a call missed its deadline on a machine
+    too busy to answer in time (Redis ran it: the count stays exact; see test_redis_faults.py
+    exact_sharing)."""
     assert poll_until(lambda: ready_status(rld) == 200, timeout, interval=0.1) is not None, \
         f"not ready {timeout} s after the fault ended: {rld.get('/ready')}"
-    before = fallbacks(rld)
+    (local, late) = local_and_late(rld)
     avoid_window_edge()
     statuses = [r.status for r, _ in timed(rld, fresh_user(redis, tier), limit + 1)]
     assert statuses == [200] * limit + [429], statuses
-    assert fallbacks(rld) == before
+    (local_after, late_after) = local_and_late(rld)
+    assert local_after - local <= late_after - late, \
+        f"decisions still taken locally: {(local, late)} -> {(local_after, late_after)}"
 
 
 def disconnect_reasons(rld):
