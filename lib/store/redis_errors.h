@@ -2,7 +2,7 @@
 // passed), or an error reply saying the server cannot serve now (LOADING, BUSY, READONLY...),
 // is the endpoint failing: the circuit breaker counts it and the caller sees `unavailable`.
 // Any other error reply (WRONGTYPE on a damaged key, a script error) proves Redis reachable:
-// the breaker counts it as a success, and the caller sees `internal` with Redis' own text.
+// no failure for the breaker, and the caller sees `internal` with Redis' own text.
 // A command this process refused itself (too many in flight) says nothing of Redis.
 #pragma once
 
