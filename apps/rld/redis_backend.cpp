@@ -34,6 +34,8 @@ redis::ConnectionOptions connection_options(const config::RedisConfig& r) {
   o.timeout = r.timeout;
   o.connect_timeout = r.connect_timeout;
   o.stall_timeout = std::max(core::Millis{1000}, r.timeout * 20);
+  // Every decision writes: a replica is no endpoint for rld (a cluster routes by itself).
+  o.require_master = !o.url.cluster;
   return o;
 }
 
@@ -237,6 +239,7 @@ class RedisBackend final : public Backend {
   static redis::ConnectionOptions subscriber_options(const config::RedisConfig& r) {
     redis::ConnectionOptions o = connection_options(r);
     o.timeout = core::Millis{1000};  // SUBSCRIBE and PING, not decisions
+    o.require_master = false;        // a replica relays what the master publishes
     return o;
   }
 
@@ -259,12 +262,18 @@ class RedisBackend final : public Backend {
 
   // While the breaker is not closed and no decision comes to try Redis, probe it ourselves, so
   // readiness returns once Redis answers even without traffic (a load balancer that skips
-  // not-ready instances would otherwise never send any).
+  // not-ready instances would otherwise never send any). The probe asks what a decision needs,
+  // that Redis runs a script that may write, without writing anything: Redis 7 refuses a
+  // script with a shebang and no `no-writes` flag under OOM, on a replica and during CLIENT
+  // PAUSE WRITE, before it runs. (An older Redis cannot compile it: an error reply, which
+  // still proves Redis there.) Then an empty Redis is set up again.
   void probe() {
     if (breaker_.state() == breaker::State::closed || !breaker_.allow()) return;
-    client_->command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> r) {
-      if (store::note_outcome(breaker_, r, client_->repeated_failure()) && redis::is_nil(**r))
-        bootstrap();
+    client_->command({"EVAL", "#!lua\nreturn 1", "0"}, [this](core::Result<redis::ReplyPtr> r) {
+      if (!store::note_outcome(breaker_, r, client_->repeated_failure())) return;
+      client_->command({"GET", keys_.schema()}, [this](core::Result<redis::ReplyPtr> schema) {
+        if (schema && redis::is_nil(**schema)) bootstrap();
+      });
     });
   }
 

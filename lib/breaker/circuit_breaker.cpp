@@ -48,6 +48,10 @@ void CircuitBreaker::on_success() {
   consecutive_failures_ = 0;
 }
 
+void CircuitBreaker::release() {
+  if (state_ == State::half_open && probes_in_flight_ > 0) --probes_in_flight_;
+}
+
 void CircuitBreaker::on_failure() {
   if (state_ == State::half_open) {
     move_to(State::open);

@@ -35,6 +35,9 @@ class CircuitBreaker {
   bool allow();
   void on_success();
   void on_failure();
+  // A call that proved nothing either way (refused before it was sent, or a read while the
+  // question is whether writes work): frees the probe slot it may hold; the state stays.
+  void release();
 
   State state() const { return state_; }
   std::uint64_t transitions() const { return transitions_; }

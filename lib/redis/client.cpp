@@ -140,9 +140,13 @@ void Client::track(Callback& done, Connection* c) {
       metrics_.unavailable.inc();
     }
     const bool repeated = !r && c != nullptr && c->repeated_failure();
+    // A master turned replica (a failover) refuses every write on this connection, and a
+    // name or address that moved to the new master is only followed by dialling it again.
+    const bool demoted = r && is_error(**r) && text(**r).starts_with("READONLY");
     const bool outer = std::exchange(repeated_failure_, repeated);  // callbacks may nest
     inner(std::move(r));
     repeated_failure_ = outer;
+    if (demoted && c != nullptr) c->reset("Redis answered READONLY: the server is a replica now");
   };
   metrics_.in_flight.add(1);
 }

@@ -2,7 +2,8 @@
 // to the ready one with the fewest commands queued, overdue ones included), scripts called
 // with EVALSHA and re-sent with EVAL on NOSCRIPT within the call's first deadline (so a SCRIPT
 // FLUSH or a restarted Redis fails no call), scripts loaded with SCRIPT LOAD whenever a
-// connection comes up, batches (large ones in chunks), and metrics and logs of what happens.
+// connection comes up, batches (large ones in chunks), a connection answered READONLY (its
+// server was made a replica) dialled again, and metrics and logs of what happens.
 // The Commands of a single Redis, and of each master in a cluster (cluster_client.h).
 // Loop-thread only.
 #pragma once

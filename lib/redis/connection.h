@@ -4,9 +4,10 @@
 // fresh clock, and a command still unanswered past it — after the replies already waiting in
 // the socket have been read — is answered with a timeout; its late reply is read and dropped.
 // A connection whose oldest unanswered command has waited `stall_timeout` is dropped and
-// dialled again with capped, jittered exponential backoff. Every callback given to send()
-// runs exactly once. Loop-thread only; owned by a Client or Subscriber, which closes it before
-// deleting it.
+// dialled again with capped, jittered exponential backoff. With `require_master`, a server
+// that says it is a replica (ROLE) fails the handshake like a refused AUTH. Every callback
+// given to send() runs exactly once. Loop-thread only; owned by a Client or Subscriber, which
+// closes it before deleting it.
 #pragma once
 
 #include <chrono>
@@ -34,12 +35,20 @@ struct ConnectionOptions {
   core::Millis stall_timeout{1000};    // the oldest unanswered command has waited this long
   core::Millis backoff_min{50};
   core::Millis backoff_max{2000};
+  // The commands write: a replica cannot serve them (READONLY), so it is not a usable
+  // endpoint. A server that does not know ROLE (a proxy) is taken as it is.
+  bool require_master = false;
   std::size_t max_pending = 20000;  // commands waiting for replies, overdue ones included
 };
 
 // The error of a command refused because this process already has `max_pending` commands
 // waiting on the connection: a local limit (Errc::overloaded), not a sign that Redis is down.
 core::Error too_many_in_flight();
+
+// The wait before a dial after a failure: drawn between half the backoff and the backoff
+// (`random` picks where), so connections that failed together do not all come back together,
+// and the wait never exceeds backoff_max.
+core::Millis retry_delay(core::Millis backoff, std::uint64_t random);
 
 class Connection {
  public:
@@ -81,8 +90,10 @@ class Connection {
   std::size_t room() const {
     return queue_.size() < options_.max_pending ? options_.max_pending - queue_.size() : 0;
   }
-  // The wait before the next dial after a failure (doubles per failed attempt, then resets).
+  // The backoff after a failure (doubles per failed attempt up to backoff_max, resets once
+  // connected), and the jittered wait actually scheduled before the last dial (retry_delay()).
   core::Millis backoff() const { return backoff_; }
+  core::Millis last_retry_delay() const { return last_retry_delay_; }
   // Read inside a callback: whether its failure is the second or later of one burst — the
   // deadlines expired together in one pass, or the commands failed together when the
   // connection was lost. Failure accounting (a circuit breaker) counts a burst once.
@@ -121,6 +132,7 @@ class Connection {
   void connect_to(const struct sockaddr* address);
   void maybe_closed();
   void handshake();
+  void on_handshake_reply(core::Result<ReplyPtr> r, bool role);
   void enqueue(std::span<const std::string_view> args, Callback done, Instant deadline);
   void refuse(Callback& done, core::Error error);
   void flush();
@@ -168,6 +180,7 @@ class Connection {
   char read_buffer_[16 * 1024];
   Instant connect_started_{0};
   core::Millis backoff_{0};
+  core::Millis last_retry_delay_{0};
   std::size_t handshake_replies_ = 0;  // replies still expected before the connection is ready
   bool repeated_failure_ = false;
   int handles_open_ = 0;

@@ -1,5 +1,6 @@
-// Getting a connection up: dialling (resolving names first), the AUTH/SELECT/PING handshake,
-// and after a failure the jittered, capped exponential backoff before the next attempt.
+// Getting a connection up: dialling (resolving names first), the AUTH/SELECT/ROLE/PING
+// handshake, and after a failure the jittered, capped exponential backoff before the next
+// attempt.
 #include <algorithm>
 #include <cstring>
 #include <netdb.h>
@@ -9,6 +10,16 @@
 #include "security/ip_address.h"
 
 namespace rl::redis {
+namespace {
+
+// A ROLE reply of a replica: ["slave", master host, port, state, offset].
+bool is_replica(const redisReply& r) {
+  const redisReply* role = element(r, 0);
+  return role != nullptr && (text(*role) == "slave" || text(*role) == "replica");
+}
+
+}  // namespace
+
 void Connection::dial() {
   if (state_ == State::closed) return;
   set_state(State::connecting, "dialling");
@@ -85,23 +96,16 @@ void Connection::on_connect(uv_connect_t* req, int status) {
 void Connection::handshake() {
   const config::RedisUrl& url = options_.url;
   const Instant deadline = connect_started_ + options_.connect_timeout;
-  const auto step = [this](core::Result<ReplyPtr> r) {
-    // Once one step failed the attempt is over: the steps failed with it count for nothing.
-    if (state_ != State::connecting) return;
-    if (!r) return fail(r.error().message);
-    if (is_error(**r)) return fail(std::string("handshake refused: ") + std::string(text(**r)));
-    if (--handshake_replies_ == 0) {
-      backoff_ = core::Millis{0};
-      set_state(State::ready, "connected");
-    }
-  };
   // A write that fails at once fails the attempt inside enqueue(): send no more steps then.
-  const auto send_step = [&](std::span<const std::string_view> args) {
-    if (state_ == State::connecting) enqueue(args, step, deadline);
-  };
-  handshake_replies_ = 1;  // the PING that proves the server answers
-  if (!url.password.empty()) {
+  const auto send_step = [&](std::span<const std::string_view> args, bool role = false) {
+    if (state_ != State::connecting) return;
     ++handshake_replies_;
+    enqueue(
+        args, [this, role](core::Result<ReplyPtr> r) { on_handshake_reply(std::move(r), role); },
+        deadline);
+  };
+  handshake_replies_ = 0;
+  if (!url.password.empty()) {
     if (url.username.empty()) {
       const std::string_view args[] = {"AUTH", url.password};
       send_step(args);
@@ -112,12 +116,33 @@ void Connection::handshake() {
   }
   const std::string db = std::to_string(url.db);
   if (url.db != 0) {
-    ++handshake_replies_;
     const std::string_view args[] = {"SELECT", db};
     send_step(args);
   }
-  const std::string_view ping[] = {"PING"};
+  if (options_.require_master) {
+    const std::string_view args[] = {"ROLE"};
+    send_step(args, true);
+  }
+  const std::string_view ping[] = {"PING"};  // proves the server answers
   send_step(ping);
+}
+
+// Once one step failed the attempt is over: the steps failed with it count for nothing. An
+// error reply refuses the attempt, except to ROLE, which a proxy or an ACL may not allow: the
+// server is then taken as it is.
+void Connection::on_handshake_reply(core::Result<ReplyPtr> r, bool role) {
+  if (state_ != State::connecting) return;
+  if (!r) return fail(r.error().message);
+  if (role && is_replica(**r)) {
+    return fail("handshake refused: the server is a replica (ROLE), it cannot take writes");
+  }
+  if (!role && is_error(**r)) {
+    return fail(std::string("handshake refused: ") + std::string(text(**r)));
+  }
+  if (--handshake_replies_ == 0) {
+    backoff_ = core::Millis{0};
+    set_state(State::ready, "connected");
+  }
 }
 
 void Connection::on_stream_closed(uv_handle_t* handle) {
@@ -127,12 +152,16 @@ void Connection::on_stream_closed(uv_handle_t* handle) {
   c->schedule_retry();
 }
 
-void Connection::schedule_retry() {
-  // Jitter (0 to half the backoff) keeps many instances from reconnecting in lockstep.
-  const std::int64_t base = backoff_.count();
+core::Millis retry_delay(core::Millis backoff, std::uint64_t random) {
+  const std::int64_t half = backoff.count() / 2;
   const auto jitter =
-      static_cast<std::int64_t>(core::fast_random() % static_cast<std::uint64_t>(base / 2 + 1));
-  uv_timer_start(&retry_, on_retry, static_cast<std::uint64_t>(base + jitter), 0);
+      static_cast<std::int64_t>(random % static_cast<std::uint64_t>(backoff.count() - half + 1));
+  return core::Millis{half + jitter};
+}
+
+void Connection::schedule_retry() {
+  last_retry_delay_ = retry_delay(backoff_, core::fast_random());
+  uv_timer_start(&retry_, on_retry, static_cast<std::uint64_t>(last_retry_delay_.count()), 0);
 }
 
 void Connection::on_retry(uv_timer_t* timer) {

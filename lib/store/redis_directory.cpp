@@ -51,6 +51,17 @@ core::Result<std::shared_ptr<const T>> record_or_null(std::string_view id, const
   return std::make_shared<const T>(std::move(*record));
 }
 
+// The error for a record Redis answered with an error reply (WRONGTYPE): named as the codec
+// names a malformed one (an API key by its key id, never its digest).
+core::Error unreadable(std::string (KeySpace::*key_of)(std::string_view) const, std::string_view id,
+                       std::string_view reply) {
+  std::string what = "user '" + std::string(id) + "'";
+  if (key_of == &KeySpace::api_key) what = "API key '" + std::string(id.substr(0, 16)) + "'";
+  if (key_of == &KeySpace::tier) what = "tier '" + std::string(id) + "'";
+  return core::make_error(core::Errc::internal,
+                          "malformed " + what + ": " + error_of_reply(reply).message);
+}
+
 }  // namespace
 
 template <class T, class Decode, class Then>
@@ -68,15 +79,18 @@ void RedisDirectory::read_through(RecordCache<T>& cache, std::string_view id, Ke
   }
   const std::string key = (keys_.*key_of)(id);
   client_.command(
-      {"HGETALL", key}, [this, &cache, name = std::string(id), digest = std::string(digest),
+      {"HGETALL", key}, [this, &cache, key_of, name = std::string(id), digest = std::string(digest),
                          generation = cache.generation(), decode = std::move(decode),
                          then = std::move(then), done = std::move(done)](RedisResult r) mutable {
-        note_outcome(breaker_, r, client_.repeated_failure());
-        if (auto e = reply_error(r)) {
-          // Redis cannot say (or the hash is damaged): what was known, else the fallback.
+        note_outcome(breaker_, r, client_.repeated_failure(), Call::reads);
+        if (!r || endpoint_failure(r)) {
+          // Redis cannot say: what was known, else the fallback.
           if (const auto* stale = cache.find(name)) return then(stale->value, std::move(done));
-          return fail_over(digest, std::move(*e), std::move(done));
+          return fail_over(digest, *reply_error(r), std::move(done));
         }
+        // Redis answered, and the record is damaged (WRONGTYPE: not a hash): an error naming
+        // it, as for a malformed field; never an older or the tier file's version of it.
+        if (redis::is_error(**r)) return done(unreadable(key_of, name, redis::text(**r)));
         auto fields = fields_of(**r);
         if (!fields) return done(fields.error());
         auto record = decode(name, *fields);

@@ -24,13 +24,22 @@ bool endpoint_failure(const RedisResult& r) {
   return redis::is_error(**r) && unavailable_reply(redis::text(**r));
 }
 
-bool note_outcome(breaker::CircuitBreaker& breaker, const RedisResult& r, bool repeated) {
+bool note_outcome(breaker::CircuitBreaker& breaker, const RedisResult& r, bool repeated,
+                  Call call) {
   if (endpoint_failure(r)) {
-    if (r || !repeated) breaker.on_failure();
+    if (r || !repeated || breaker.state() == breaker::State::half_open) breaker.on_failure();
     return false;
   }
-  if (!r) return false;  // refused here: Redis was not asked
-  breaker.on_success();  // a reply, even an error reply: Redis is there
+  if (!r) {  // refused here: Redis was not asked
+    breaker.release();
+    return false;
+  }
+  // A reply, even an error reply: Redis is there (and, after a script call, takes writes).
+  if (call == Call::writes) {
+    breaker.on_success();
+  } else {
+    breaker.release();
+  }
   return true;
 }
 

@@ -104,9 +104,7 @@ void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std
         if (!d) {
           // A damaged counter (WRONGTYPE) or script: the failure policy decides, but a `deny`
           // says what went wrong rather than "unavailable".
-          metrics_.bad_replies.inc();
-          log_.warn("redis_bad_reply", {{"script", redis::script(script_for(key.algorithm)).name},
-                                        {"reply", redis::text(**r)}});
+          log_bad_reply(script_for(key.algorithm), counter, redis::text(**r));
           auto why = reply_error(r);
           if (!why) why = core::make_error(core::Errc::internal, "unexpected reply from a script");
           return fallback(key, quota, cost, std::move(done), std::move(why));
@@ -114,6 +112,24 @@ void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std
         if (!d->allowed) over_limit_.remember(counter, cost, *d, clock_.now());
         done(*d);
       });
+}
+
+// One line a second at most: a damaged counter fails every request of its user.
+void RedisStore::log_bad_reply(redis::ScriptId script, std::string_view key,
+                               std::string_view reply) {
+  metrics_.bad_replies.inc();
+  const core::WallTime now = clock_.now();
+  if (now - last_bad_reply_log_ < core::Seconds{1}) {
+    ++suppressed_bad_replies_;
+    return;
+  }
+  log_.warn("redis_bad_reply",
+            {{"script", redis::script(script).name},
+             {"key", key},
+             {"reply", reply.substr(0, 200)},
+             {"similar_since_last", static_cast<std::int64_t>(suppressed_bad_replies_)}});
+  last_bad_reply_log_ = now;
+  suppressed_bad_replies_ = 0;
 }
 
 void RedisStore::fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,

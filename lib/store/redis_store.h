@@ -64,6 +64,7 @@ class RedisStore final : public Store {
   // `why`: the error a `deny` policy answers with; by default, Redis is unavailable.
   void fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
                 Callback<limiter::Decision> done, std::optional<core::Error> why = {});
+  void log_bad_reply(redis::ScriptId script, std::string_view key, std::string_view reply);
   void cache_block(std::string_view client, core::WallTime until);
   void publish_block(std::string_view client);
   void push_local_blocks();
@@ -79,6 +80,8 @@ class RedisStore final : public Store {
   std::string counter_key_;  // reused buffer
   OverLimitCache over_limit_;
   BlockCache blocks_;
+  core::WallTime last_bad_reply_log_{};
+  std::size_t suppressed_bad_replies_ = 0;
 };
 
 }  // namespace rl::store

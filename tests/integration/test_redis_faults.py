@@ -12,7 +12,8 @@ import pytest
 from redis_server import RedisServer
 from redis_support import (DEMO_USERS, EXACT_TIMEOUT_MS, LOAD_KEYS, Load, add_user_in_redis,
                            fallbacks, from_ip, hash_of, load_tier_file, metrics_of, peek,
-                           poll_until, problems_of, spread, start_on_redis, tier_file)
+                           poll_until, problems_of, redis_errors, spread, start_on_redis,
+                           tier_file)
 from redis_support import redis_fixture  # noqa: F401 (the "redis" fixture)
 from rld_harness import KEYS, metric
 from helpers_decisions import rl_key
@@ -35,18 +36,27 @@ def all_ready(rlds, status):
     return all(r.get("/ready").status == status for r in rlds)
 
 
+def local_and_late(rld):
+    """(decisions taken locally, Redis calls that missed their deadline) of one instance."""
+    return fallbacks(rld)["local"], redis_errors(rld)["timeout"]
+
+
 def exact_sharing(rlds, redis, user, problems):
     """A fresh pro user (written into Redis) admits exactly 150 of 160 over `rlds`, all from
-    Redis: no decision taken locally meanwhile."""
-    before = [fallbacks(r)["local"] for r in rlds]
+    Redis. The one excuse for a decision taken locally is a call that missed its deadline
+    (EXACT_TIMEOUT_MS) on a machine too busy to answer in time: Redis ran that script, so
+    the count stays exact, and rl_redis_errors_total{kind="timeout"} shows it. A local
+    decision with no late call behind it means rld had not returned to Redis."""
+    before = [local_and_late(r) for r in rlds]
     key = add_user_in_redis(redis, user, "pro")
     statuses = spread(rlds, key, 160)
     if statuses != [200] * 150 + [429] * 10:
         problems.append(f"after recovery: {statuses.count(200)} of 160 passed, not 150 "
                         f"({sorted(set(statuses))})")
-    after = [fallbacks(r)["local"] for r in rlds]
-    if after != before:
-        problems.append(f"after recovery decisions were still taken locally: {before} -> {after}")
+    after = [local_and_late(r) for r in rlds]
+    if any(l1 - l0 > t1 - t0 for (l0, t0), (l1, t1) in zip(before, after)):
+        problems.append("after recovery decisions were still taken locally, (local, late) per "
+                        f"instance: {before} -> {after}")
 
 
 def check_load(load, t0, t1, problems, minimum=30):

@@ -70,3 +70,21 @@ TEST_CASE("late results while open change nothing") {
   CHECK(b.state() == State::open);
   CHECK(b.transitions() == 1);
 }
+
+TEST_CASE("a released probe slot lets the next call probe, and changes nothing else") {
+  ManualClock clock;
+  CircuitBreaker b(clock, Options{1, Millis{1000}, 1});
+  b.release();  // closed: nothing to free
+  CHECK(b.state() == State::closed);
+  b.on_failure();
+  clock.advance(Millis{1000});
+  CHECK(b.allow());
+  CHECK_FALSE(b.allow());  // the one probe is out
+  b.release();             // it proved nothing
+  CHECK(b.state() == State::half_open);
+  CHECK(b.allow());
+  b.release();
+  b.release();  // more releases than probes out: still one probe at a time
+  CHECK(b.allow());
+  CHECK_FALSE(b.allow());
+}

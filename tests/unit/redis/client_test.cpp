@@ -231,3 +231,65 @@ TEST_CASE("a burst of timeouts reaches the client's callers as one failure") {
   CHECK_FALSE(client.repeated_failure());
   h.fake->resume();
 }
+
+TEST_CASE("a READONLY reply drops its connection, which is dialled again") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options());
+  bool replica = true;
+  h.fake->set_handler([&](const test::Command& c) -> std::optional<std::string> {
+    if (c[0] == "EVALSHA" && replica) {
+      return "-READONLY You can't write against a read only replica.\r\n";
+    }
+    if (c[0] == "EVALSHA") return ":1\r\n";
+    return std::nullopt;
+  });
+  const std::string_view keys[] = {"k"};
+  std::optional<Result> result;
+  client.eval(redis::ScriptId::sliding_window, keys, {}, [&](Result r) { result = std::move(r); });
+  REQUIRE(h.run_until([&] { return result.has_value(); }));
+  REQUIRE(result->ok());
+  CHECK(redis::text(***result).starts_with("READONLY"));  // the caller sees the reply
+  REQUIRE(h.run_until([&] { return h.fake->sessions().size() == 2 && client.ready(); }));
+  CHECK_FALSE(h.fake->sessions().front().open);
+  CHECK(h.sink.text().find("Redis answered READONLY") != std::string::npos);
+  replica = false;  // say, the address moved to the new master
+  result.reset();
+  client.eval(redis::ScriptId::sliding_window, keys, {}, [&](Result r) { result = std::move(r); });
+  REQUIRE(h.run_until([&] { return result.has_value(); }));
+  REQUIRE(result->ok());
+  CHECK(redis::integer(***result) == 1);
+}
+
+TEST_CASE("batches, script calls and commands pending on a lost connection: each answered once") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options());
+  h.fake->hold();
+  int batch_calls = 0;
+  Results batch;
+  client.batch(echoes(600), [&](Results r) {
+    ++batch_calls;
+    batch = std::move(r);
+  });
+  std::vector<int> calls(20, 0);
+  const std::string_view keys[] = {"k"};
+  for (std::size_t i = 0; i < 10; ++i)
+    client.eval(redis::ScriptId::fixed_window, keys, {}, [&, i](Result) { ++calls[i]; });
+  for (std::size_t i = 10; i < 20; ++i)
+    client.command({"GET", "k"}, [&, i](Result) { ++calls[i]; });
+  REQUIRE(h.run_until([&] { return h.fake->count("GET") == 10; }));
+  h.fake->drop();
+  REQUIRE(h.run_until(
+      [&] { return batch_calls == 1 && std::count(calls.begin(), calls.end(), 1) == 20; }));
+  h.fake->resume();
+  REQUIRE(h.run_until([&] { return client.ready(); }));
+  h.run_for(30ms);
+  CHECK(batch_calls == 1);
+  CHECK(std::count(calls.begin(), calls.end(), 1) == 20);
+  REQUIRE(batch.size() == 600);
+  for (std::size_t i = 0; i < 256; ++i) {
+    REQUIRE_FALSE(batch[i].ok());
+    CHECK(batch[i].error().code == core::Errc::unavailable);  // lost with the connection
+  }
+  CHECK(batch[256].error().message.starts_with("not sent"));
+  CHECK(h.fake->count("ECHO") == 256);  // the later chunks were never sent
+}

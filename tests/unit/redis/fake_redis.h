@@ -4,7 +4,8 @@
 // ECHO, SUBSCRIBE, MULTI/EXEC with queueing, and a check at queue time that aborts the
 // transaction as Redis does on a redirect); they can be held back, in order, like a server
 // that stopped answering, and the server can stall the loop right after it answered, like an
-// rld loop iteration that ran long. Loop-thread only; close() before the loop is closed.
+// rld loop iteration that ran long, or drop its connections (after half a reply, say). Loop-thread
+// only; close() before the loop is closed.
 #pragma once
 
 #include <chrono>
@@ -96,8 +97,18 @@ class FakeRedis {
   }
   void close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
+    drop();
+  }
+  // Closes every open session (like a restarted or killed Redis); still accepts new ones.
+  void drop() {
     for (auto& s : sessions_)
       close_session(s);
+  }
+  // Writes `resp` (e.g. half a reply) to every open session, then closes them: a reply cut
+  // mid-stream.
+  void cut_with(std::string_view resp) {
+    push(resp);
+    drop();
   }
 
   const std::list<Session>& sessions() const { return sessions_; }

@@ -85,3 +85,63 @@ TEST_CASE("the breaker counts one failure per burst, and nothing for a refusal o
   CHECK_FALSE(note_outcome(breaker, parse_resp("-LOADING Redis is loading\r\n"), true));
   CHECK(breaker.state() == rl::breaker::State::open);
 }
+
+namespace {
+
+// A breaker with one failure to open, opened, its cooldown passed and its one probe out.
+struct HalfOpen {
+  rl::core::ManualClock clock;
+  rl::breaker::CircuitBreaker breaker{clock, {.failure_threshold = 1}};
+  HalfOpen() {
+    breaker.on_failure();
+    clock.advance(rl::core::Millis{1000});
+    REQUIRE(breaker.allow());
+    REQUIRE(breaker.state() == rl::breaker::State::half_open);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a probe refused in this process frees its slot: the breaker never waits for it") {
+  HalfOpen h;
+  const RedisResult refused = rl::core::make_error(Errc::overloaded, "too many in flight");
+  CHECK_FALSE(note_outcome(h.breaker, refused, false));
+  CHECK(h.breaker.state() == rl::breaker::State::half_open);
+  CHECK(h.breaker.allow());  // the next call probes
+}
+
+TEST_CASE("a probe failing in a burst with other commands opens the breaker again") {
+  HalfOpen h;
+  const RedisResult timeout = rl::core::make_error(Errc::timeout, "Redis did not answer in time");
+  CHECK_FALSE(note_outcome(h.breaker, timeout, true));  // second of its burst
+  CHECK(h.breaker.state() == rl::breaker::State::open);
+}
+
+TEST_CASE("a read answered does not close a half-open breaker; a script call does") {
+  // Redis out of memory, or a replica, answers reads and refuses every decision: only a call
+  // that may write proves it serves decisions again.
+  HalfOpen h;
+  CHECK(note_outcome(h.breaker, parse_resp("*0\r\n"), false, rl::store::Call::reads));
+  CHECK(h.breaker.state() == rl::breaker::State::half_open);
+  REQUIRE(h.breaker.allow());  // the read freed the slot
+  CHECK_FALSE(
+      note_outcome(h.breaker, parse_resp("-OOM command not allowed when used memory\r\n"), false));
+  CHECK(h.breaker.state() == rl::breaker::State::open);
+  h.clock.advance(rl::core::Millis{1000});
+  REQUIRE(h.breaker.allow());
+  CHECK(note_outcome(h.breaker, parse_resp(":1\r\n"), false, rl::store::Call::writes));
+  CHECK(h.breaker.state() == rl::breaker::State::closed);
+}
+
+TEST_CASE("OOM, READONLY, MISCONF and NOREPLICAS replies are the endpoint failing") {
+  for (const char* resp :
+       {"-OOM command not allowed when used memory > 'maxmemory'. script: 71c3, on "
+        "@user_script:58.\r\n",
+        "-READONLY You can't write against a read only replica. script: 71c3\r\n",
+        "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable\r\n",
+        "-NOREPLICAS Not enough good replicas to write.\r\n"}) {
+    const RedisResult r = parse_resp(resp);
+    CHECK(endpoint_failure(r));
+    CHECK(reply_error(r)->code == Errc::unavailable);
+  }
+}
