@@ -129,6 +129,20 @@ std::vector<ParsedRequest> parse_requests(std::string_view bytes, const http::Pa
   return out;
 }
 
+std::string describe(const std::vector<ParsedRequest>& requests) {
+  std::string out;
+  for (const auto& r : requests) {
+    if (r.error_status != 0) {
+      out += "error " + std::to_string(r.error_status) + "\n";
+      continue;
+    }
+    out += r.method + " " + r.target.substr(0, 80) + " (target " + std::to_string(r.target.size()) +
+           " bytes, " + std::to_string(r.headers.size()) + " headers, body " +
+           std::to_string(r.body.size()) + " bytes" + (r.keep_alive ? ", keep-alive" : "") + ")\n";
+  }
+  return out;
+}
+
 std::vector<bool> expected_answers(std::string_view requests, const http::ParserLimits& limits) {
   std::vector<bool> out;
   for (const auto& r : parse_requests(requests, limits, {}))

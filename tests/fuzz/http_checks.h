@@ -31,6 +31,9 @@ struct ParsedRequest {
   friend bool operator==(const ParsedRequest&, const ParsedRequest&) = default;
 };
 
+// One line per request: its error status, or method, target and sizes (for evidence).
+std::string describe(const std::vector<ParsedRequest>& requests);
+
 // Parses `bytes` fed in pieces of the given sizes (cycled; the rest in one piece when empty),
 // as the server does: until an error or a request that closes the connection.
 std::vector<ParsedRequest> parse_requests(std::string_view bytes, const http::ParserLimits& limits,

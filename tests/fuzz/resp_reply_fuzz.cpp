@@ -1,6 +1,6 @@
 // Fuzz harness of everything that reads a Redis reply: the bytes are two selector bytes, then
-// the replies Redis "sends" (scripted_commands.h: RESP, with "!" for a command that got none).
-// Operations of the real RedisStore, RedisDirectory and DecisionService — over a circuit
+// the replies Redis "sends" (support/scripted_commands.h: RESP, with "!" for a command that got
+// none). Operations of the real RedisStore, RedisDirectory and DecisionService — over a circuit
 // breaker, a local fallback store and the tier file's directory, as rld wires them — run one
 // after another, each taking the next replies in order: decisions and their response headers,
 // invalid attempts and blocks, key → user → tier resolution, health, tiers, users and keys,
@@ -16,7 +16,6 @@
 #include "breaker/circuit_breaker.h"
 #include "config/tier_file.h"
 #include "fuzz/check.h"
-#include "fuzz/scripted_commands.h"
 #include "http/response.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
@@ -29,6 +28,7 @@
 #include "store/memory_store.h"
 #include "store/redis_directory.h"
 #include "store/redis_store.h"
+#include "support/scripted_commands.h"
 
 namespace {
 
@@ -102,7 +102,7 @@ struct Rig {
   NullSink sink;
   obs::Logger log;
   obs::Registry registry;
-  fuzz::ScriptedCommands redis;
+  test::ScriptedCommands redis;
   breaker::CircuitBreaker breaker;
   store::MemoryStore local;
   store::MemoryDirectory file_directory;

@@ -1,6 +1,7 @@
-// ScriptedCommands: a redis::Commands whose replies come from fuzz input — a stream of RESP
+// ScriptedCommands: a redis::Commands whose replies are given up front — a stream of RESP
 // replies read with hiredis' own reader, as rl's connection reads them — handed out in order
-// to whatever asks next. Where a reply would start, "!" stands for a command that got no reply:
+// to whatever asks next; for unit tests of the Redis store and the resp_reply fuzz harness. Where a
+// reply would start, "!" stands for a command that got no reply:
 // "!o" refused here (too many in flight), "!u" not connected, "!" or "!t" deadline passed. The
 // end of the input, or bytes hiredis refuses, is a lost connection for every later command.
 // Callbacks never run inside the call that asked: they are queued and run by drain(), as the
@@ -19,7 +20,7 @@
 
 struct redisReader;
 
-namespace rl::fuzz {
+namespace rl::test {
 
 struct ScanState;
 
@@ -70,4 +71,4 @@ class ScriptedCommands final : public redis::Commands {
   std::deque<std::function<void()>> queue_;
 };
 
-}  // namespace rl::fuzz
+}  // namespace rl::test
