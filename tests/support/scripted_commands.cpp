@@ -16,7 +16,7 @@ struct ScanState {
 };
 
 ScriptedCommands::ScriptedCommands(std::string_view replies)
-    : reader_(redisReaderCreate()), trace_(std::getenv("RL_FUZZ_TRACE") != nullptr) {
+    : reader_(redis::make_reader()), trace_(std::getenv("RL_FUZZ_TRACE") != nullptr) {
   if (reader_ == nullptr) std::abort();  // out of memory
   if (!replies.empty() && redisReaderFeed(reader_, replies.data(), replies.size()) != REDIS_OK) {
     lost_ = true;
