@@ -67,6 +67,20 @@ Head read_head(std::string_view& in, std::string_view all) {
   }
 }
 
+ParsedRequest copy_of(const http::Request& r) {
+  ParsedRequest p{0,
+                  std::string(r.method_name),
+                  std::string(r.target),
+                  std::string(r.path),
+                  std::string(r.query),
+                  std::string(r.body),
+                  {},
+                  r.keep_alive};
+  for (const auto& h : r.headers)
+    p.headers.emplace_back(h.name, h.value);
+  return p;
+}
+
 }  // namespace
 
 std::vector<ParsedRequest> parse_requests(std::string_view bytes, const http::ParserLimits& limits,
@@ -96,35 +110,14 @@ std::vector<ParsedRequest> parse_requests(std::string_view bytes, const http::Pa
         out.push_back(std::move(e));
         return out;
       }
-      const http::Request& r = parser.request();
-      ParsedRequest p{0,
-                      std::string(r.method_name),
-                      std::string(r.target),
-                      std::string(r.path),
-                      std::string(r.query),
-                      std::string(r.body),
-                      {},
-                      r.keep_alive};
-      for (const auto& h : r.headers)
-        p.headers.emplace_back(h.name, h.value);
-      out.push_back(std::move(p));
-      if (!r.keep_alive) return out;
+      out.push_back(copy_of(parser.request()));
+      if (!out.back().keep_alive) return out;
       parser.next();
     }
   }
   if (parser.in_request()) {
     const auto step = parser.finish();  // a request that ends at EOF; else no answer at all
-    if (step.state == http::RequestParser::State::request) {
-      const http::Request& r = parser.request();
-      out.push_back(ParsedRequest{0,
-                                  std::string(r.method_name),
-                                  std::string(r.target),
-                                  std::string(r.path),
-                                  std::string(r.query),
-                                  std::string(r.body),
-                                  {},
-                                  r.keep_alive});
-    }
+    if (step.state == http::RequestParser::State::request) out.push_back(copy_of(parser.request()));
   }
   return out;
 }

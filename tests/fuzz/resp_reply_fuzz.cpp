@@ -163,8 +163,9 @@ limiter::Quota quota(std::int64_t limit) {
 
 using Op = std::function<void(Rig&)>;
 
-const std::vector<Op>& operations() {
-  static const std::vector<Op> ops = {
+// Operations 0-3: decisions and admin authorisation, through the DecisionService.
+std::vector<Op> decision_operations() {
+  return {
       [](Rig& r) { decide(r, "demo_pro_key_789", 1); },
       [](Rig& r) { decide(r, "demo_free_key_123", 0); },
       [](Rig& r) { decide(r, "unknown_key_0123456789", 1); },
@@ -175,6 +176,12 @@ const std::vector<Op>& operations() {
         r.decisions.authorize_admin(*job, false);
         r.redis.drain();
       },
+  };
+}
+
+// Operations 4-14: the RedisStore's counters, invalid attempts and blocks.
+std::vector<Op> store_operations() {
+  return {
       [](Rig& r) {
         store::CounterKey key{"demo_pro_user", limiter::Algorithm::sliding_window,
                               core::Seconds{60}, std::nullopt};
@@ -203,6 +210,12 @@ const std::vector<Op>& operations() {
       [](Rig& r) { r.store.resync_blocks(); },
       [](Rig& r) { r.store.on_block_event("192.0.2.10"); },
       [](Rig& r) { r.store.forget_user("demo_pro_user", status(r)); },
+  };
+}
+
+// Operations 15-30: the RedisDirectory's reads, writes and bootstrap.
+std::vector<Op> directory_operations() {
+  return {
       [](Rig& r) {
         r.directory.resolve(std::string(64, 'a'), any<std::optional<store::Identity>>(r));
       },
@@ -241,6 +254,12 @@ const std::vector<Op>& operations() {
         r.directory.list_instances(any<std::vector<store::RedisDirectory::Instance>>(r));
       },
       [](Rig& r) { r.directory.bootstrap(tier_file(), status(r)); },
+  };
+}
+
+// Operations 31-34: pub/sub events, CLUSTER SLOTS, redirects, and housekeeping.
+std::vector<Op> reply_operations() {
+  return {
       [](Rig& r) {
         // A pub/sub message, as the subscriber and rld's backend read it.
         auto message = r.redis.next();
@@ -282,6 +301,18 @@ const std::vector<Op>& operations() {
         r.store.sweep();
       },
   };
+}
+
+// Every operation, in the order the selector byte counts them.
+const std::vector<Op>& operations() {
+  static const std::vector<Op> ops = [] {
+    std::vector<Op> all;
+    for (const auto& group :
+         {decision_operations(), store_operations(), directory_operations(), reply_operations()}) {
+      all.insert(all.end(), group.begin(), group.end());
+    }
+    return all;
+  }();
   return ops;
 }
 
