@@ -11,8 +11,8 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RLD := $(abspath $(BUILD_DIR))/apps/rld/rld
 
-.PHONY: all deps deps-build deps-package build run test unit integration e2e package package-test \
-  format format-check clean
+.PHONY: all deps deps-build deps-package deps-fuzz build run test unit integration e2e package \
+  package-test fuzz format format-check clean
 
 all: build
 
@@ -24,6 +24,9 @@ deps-build:
 
 deps-package:
 	@packaging/deps.sh package
+
+deps-fuzz:
+	@packaging/deps.sh fuzz
 
 build: deps-build
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRL_WERROR=ON \
@@ -64,6 +67,17 @@ package-test: package
 	$(if $(filter 0,$(shell id -u)),,sudo) env RL_DEB="$$(ls $(abspath $(BUILD_DIR))/package/*.deb)" \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
 
+# libFuzzer (clang, ASan, UBSan) in build-fuzz/: each harness of tests/fuzz for FUZZ_SECONDS
+# (`make fuzz FUZZ=http_request` for one); fails on any finding. `make test` replays the corpus.
+# Warnings are not errors here: clang warns about things GCC, the -Werror compiler, does not.
+FUZZ_SECONDS ?= 60
+FUZZ ?= http_request resp_reply config_toml tier_json admin_json
+fuzz: deps-fuzz
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRL_WERROR=OFF -DRL_FUZZ=ON \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ))
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ)
+
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
@@ -71,4 +85,4 @@ format-check:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run -Werror
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages rl needs to build and test, and only those that are missing,
 # so that `make run` and `make test` work on a fresh machine and cost nothing on a prepared one.
-# Usage: packaging/deps.sh [build|package|test]   (default: test, which includes the others)
+# Usage: packaging/deps.sh [build|package|test|fuzz]   (default: test: build, package and test)
 set -eu
 
 build_pkgs="g++ make cmake ninja-build pkg-config libuv1-dev libhiredis-dev node-llhttp \
@@ -12,11 +12,15 @@ package_pkgs="help2man dpkg-dev"
 test_pkgs="python3 python3-pytest python3-yaml curl redis-server redis-tools haproxy nginx systemd \
 $package_pkgs"
 
+# clang with its libFuzzer, ASan and UBSan runtimes: `make fuzz`.
+fuzz_pkgs="clang libclang-rt-14-dev"
+
 case "${1:-test}" in
   build) wanted="$build_pkgs" ;;
   package) wanted="$build_pkgs $package_pkgs" ;;
   test) wanted="$build_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 [build|package|test]" >&2; exit 2 ;;
+  fuzz) wanted="$build_pkgs $fuzz_pkgs" ;;
+  *) echo "usage: $0 [build|package|test|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -25,18 +25,23 @@ std::string_view origin_path(std::string_view target) {
   return target;
 }
 
-// A request line that starts with a syntactically valid method token and a space: the method
-// is merely unknown (501), not garbage (400).
-bool starts_with_method_token(std::string_view line) {
+// What the first bytes of a request line say of a method llhttp does not know: a token and a
+// space (the method is merely unknown: 501), not a token (garbage: 400), or not yet either — a
+// token whose end has not arrived, as when the client's first packet ends inside the method.
+enum class MethodLine { token, not_token, undecided };
+
+MethodLine classify_method(std::string_view line) {
+  constexpr std::size_t kMaxMethod = 32;
   std::size_t n = 0;
-  while (n < line.size() && n < 32) {
+  while (n < line.size() && n < kMaxMethod) {
     const char c = line[n];
     const bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                        std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
     if (!tchar) break;
     ++n;
   }
-  return n > 0 && n < line.size() && line[n] == ' ';
+  if (n < line.size()) return n > 0 && line[n] == ' ' ? MethodLine::token : MethodLine::not_token;
+  return MethodLine::undecided;  // the byte after the token, a space or not, is still to come
 }
 
 Method to_method(std::uint8_t m) {
@@ -248,18 +253,30 @@ RequestParser::Step RequestParser::map_errno(llhttp_errno_t err, const char* dat
     return Step{State::need_more, len};
   }
   if (error_status_ == 0) {  // not one of our own limits (fail() sets those)
-    const bool unknown_method = err == HPE_INVALID_METHOD && starts_with_method_token(line_start_);
     // llhttp's reason for a well-formed HTTP/x.y it does not know (1.2, 3.0), as opposed to a
     // malformed one ("Expected CRLF after version", "Invalid minor version").
     const bool unknown_version =
         err == HPE_INVALID_VERSION &&
         std::string_view(llhttp_get_error_reason(&parser_)) == "Invalid HTTP version";
-    error_status_ = unknown_method ? 501 : unknown_version ? 505 : 400;
-    error_reason_ = unknown_method    ? "method not implemented"
-                    : unknown_version ? "HTTP version not supported: use HTTP/1.1"
-                                      : "malformed request";
+    if (unknown_version) {
+      error_status_ = 505;
+      error_reason_ = "HTTP version not supported: use HTTP/1.1";
+      return Step{State::error, consumed};
+    }
+    const MethodLine method =
+        err == HPE_INVALID_METHOD ? classify_method(line_start_) : MethodLine::not_token;
+    if (method == MethodLine::undecided) {
+      method_pending_ = true;  // 400 or 501: the next bytes say (llhttp has stopped already)
+      return Step{State::need_more, len};
+    }
+    refuse(method == MethodLine::token);
   }
   return Step{State::error, consumed};
+}
+
+void RequestParser::refuse(bool unknown_method) {
+  error_status_ = unknown_method ? 501 : 400;
+  error_reason_ = unknown_method ? "method not implemented" : "malformed request";
 }
 
 RequestParser::Step RequestParser::feed(const char* data, std::size_t len) {
@@ -267,6 +284,12 @@ RequestParser::Step RequestParser::feed(const char* data, std::size_t len) {
   if (paused_) return Step{State::request, 0};  // next() has not been called
   if (line_start_.size() < kLineStartBytes) {   // the first bytes of this request, for 400 vs 501
     line_start_.append(data, std::min(len, kLineStartBytes - line_start_.size()));
+  }
+  if (method_pending_) {
+    const MethodLine method = classify_method(line_start_);
+    if (method == MethodLine::undecided) return Step{State::need_more, len};
+    refuse(method == MethodLine::token);
+    return Step{State::error, 0};
   }
   folding_.begin_input(data, len);
   const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
@@ -277,6 +300,10 @@ RequestParser::Step RequestParser::feed(const char* data, std::size_t len) {
 RequestParser::Step RequestParser::finish() {
   if (error_status_ != 0) return Step{State::error, 0};
   if (paused_) return Step{State::request, 0};
+  if (method_pending_) {  // the request line ended inside an unknown method
+    refuse(false);
+    return Step{State::error, 0};
+  }
   const llhttp_errno_t err = llhttp_finish(&parser_);
   if (err == HPE_OK) return Step{State::need_more, 0};
   return map_errno(err, nullptr, 0);
@@ -295,6 +322,7 @@ void RequestParser::next() {
   started_ = false;
   headers_done_ = false;
   continue_pending_ = false;
+  method_pending_ = false;
   request_ = Request{};
   if (paused_) {
     paused_ = false;

@@ -79,6 +79,7 @@ class RequestParser {
   bool add_header_bytes(std::size_t len);
   int add_trailer_bytes(std::size_t len);
   Step map_errno(llhttp_errno_t err, const char* data, std::size_t len);
+  void refuse(bool unknown_method);  // 501 for an unknown method, else 400
 
   ParserLimits limits_;
   llhttp_settings_t settings_{};
@@ -96,6 +97,7 @@ class RequestParser {
   bool started_ = false;
   bool headers_done_ = false;
   bool continue_pending_ = false;
+  bool method_pending_ = false;  // llhttp refused the method; its end decides 400 or 501
   bool paused_ = false;
   int error_status_ = 0;
   const char* error_reason_ = "";

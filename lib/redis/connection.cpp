@@ -78,7 +78,7 @@ void Connection::start() {
   uv_idle_init(loop_, &idle_);
   timer_.data = retry_.data = check_.data = idle_.data = this;
   handles_open_ = 4;
-  reader_ = redisReaderCreate();
+  reader_ = make_reader();
   dial();
 }
 
@@ -245,7 +245,7 @@ void Connection::fail(std::string_view why) {
   out_.clear();
   handshake_replies_ = 0;
   redisReaderFree(reader_);
-  reader_ = redisReaderCreate();
+  reader_ = make_reader();
   uv_timer_stop(&timer_);
   stop_pass();
   const std::int64_t doubled = std::max(options_.backoff_min.count(), backoff_.count() * 2);

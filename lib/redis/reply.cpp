@@ -1,9 +1,40 @@
-// Reply readers and command encoding.
+// Reply readers, the bounded hiredis reader and command encoding.
 #include "redis/reply.h"
+
+#include <cstdlib>
 
 #include "core/text.h"
 
 namespace rl::redis {
+namespace {
+
+// hiredis' own reply builders: not exported, so read from a reader that uses them.
+const redisReplyObjectFunctions& hiredis_builders() {
+  static const redisReplyObjectFunctions builders = [] {
+    redisReader* probe = redisReaderCreate();
+    if (probe == nullptr) std::abort();  // out of memory before the first connection
+    const redisReplyObjectFunctions copy = *probe->fn;
+    redisReaderFree(probe);
+    return copy;
+  }();
+  return builders;
+}
+
+void* create_bounded_array(const redisReadTask* task, int elements) {
+  if (elements < 0 || static_cast<std::size_t>(elements) > kMaxReplyElements) return nullptr;
+  return hiredis_builders().createArray(task, elements);
+}
+
+}  // namespace
+
+redisReader* make_reader() {
+  static redisReplyObjectFunctions builders = [] {
+    redisReplyObjectFunctions b = hiredis_builders();
+    b.createArray = create_bounded_array;
+    return b;
+  }();
+  return redisReaderCreateWithFunctions(&builders);
+}
 
 std::string_view text(const redisReply& r) {
   if (r.type == REDIS_REPLY_STRING || r.type == REDIS_REPLY_STATUS || r.type == REDIS_REPLY_ERROR) {

@@ -37,6 +37,16 @@ std::optional<std::int64_t> integer(const redisReply& r);
 // Element `i` of an array reply, or nullptr.
 const redisReply* element(const redisReply& r, std::size_t i);
 
+// The most elements rl accepts in one array reply. hiredis allocates an array's table of
+// elements from the count in its header, before any element arrives: "*500000000" alone
+// would reserve 4 GB. 2^24 is far above any reply rl asks for (SMEMBERS of every user too).
+inline constexpr std::size_t kMaxReplyElements = std::size_t{1} << 24;
+
+// A hiredis reader like redisReaderCreate()'s, except that an array header over
+// kMaxReplyElements is a reader error (hiredis reports it as "Out of memory"). nullptr when
+// out of memory; free with redisReaderFree().
+redisReader* make_reader();
+
 // Appends the RESP encoding of a command to `out`.
 void append_command(std::string& out, std::span<const std::string_view> args);
 

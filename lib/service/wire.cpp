@@ -69,8 +69,21 @@ json to_json(const store::Block& block) {
 
 core::Result<json> parse_body(std::string_view body, bool empty_ok) {
   if (body.empty() && empty_ok) return json::object();
-  json value = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  // Parsing is iterative, but converting, copying and dumping a value recurse once per level:
+  // 64 KiB of '[' would overflow the stack of whatever walks it (tier_from_json converts the
+  // whole body). rl's bodies are flat objects; refuse anything deeper than kMaxBodyDepth, and
+  // keep nothing below it meanwhile (depth 0 is the top-level value).
+  bool too_deep = false;
+  const auto depth_check = [&too_deep](int depth, json::parse_event_t, json&) {
+    too_deep = too_deep || depth >= kMaxBodyDepth;
+    return !too_deep;
+  };
+  json value = json::parse(body.begin(), body.end(), depth_check, /*allow_exceptions=*/false);
   if (value.is_discarded()) return invalid("the request body is not valid JSON");
+  if (too_deep) {
+    return invalid("the request body is nested deeper than " + std::to_string(kMaxBodyDepth) +
+                   " levels");
+  }
   if (!value.is_object()) return invalid("the request body must be a JSON object");
   return value;
 }

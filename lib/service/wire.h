@@ -28,7 +28,9 @@ json to_json(const store::KeyRecord& key);
 json to_json(const store::HealthRecord& health);
 json to_json(const store::Block& block);
 
-// A request body as a JSON object: an empty body is an empty object when `empty_ok`.
+// A request body as a JSON object: an empty body is an empty object when `empty_ok`. Values
+// nested deeper than kMaxBodyDepth are refused.
+inline constexpr int kMaxBodyDepth = 32;
 core::Result<json> parse_body(std::string_view body, bool empty_ok);
 
 // PUT /admin/tiers/{name}: window_seconds or window_minutes; algorithm and shadow optional.

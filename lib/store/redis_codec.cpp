@@ -1,6 +1,8 @@
 // Hash field encoding and decoding of the data model's records.
 #include "store/redis_codec.h"
 
+#include <algorithm>
+
 #include "core/text.h"
 
 namespace rl::store {
@@ -35,6 +37,10 @@ std::string ms(core::WallTime t) {
 }
 
 }  // namespace
+
+std::int64_t bounded_millis(std::int64_t ms) {
+  return std::clamp(ms, -kMaxRedisMillis, kMaxRedisMillis);
+}
 
 core::Result<Fields> fields_of(const redisReply& reply) {
   if (reply.type != REDIS_REPLY_ARRAY || reply.elements % 2 != 0) {
@@ -111,7 +117,7 @@ core::Result<HealthRecord> health_from_fields(const Fields& fields, std::int64_t
   h.updated_by = std::string(find(fields, "updated_by"));
   h.reason = std::string(find(fields, "reason"));
   h.updated_at = core::from_unix_ms(number(fields, "updated_at").value_or(0));
-  if (pttl_ms > 0) h.expires_at = now + core::Millis{pttl_ms};
+  if (pttl_ms > 0) h.expires_at = now + core::Millis{bounded_millis(pttl_ms)};
   return h;
 }
 

@@ -17,6 +17,12 @@ namespace rl::store {
 
 using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
 
+// Milliseconds as Redis reports them (a PTTL, a script's reset time or wait) bounded to within
+// about 10,000 years of zero, so that adding one to a clock reading cannot overflow: a damaged
+// or hand-made key may carry any TTL. The sign is kept (PTTL's -1 and -2 mean no TTL, no key).
+inline constexpr std::int64_t kMaxRedisMillis = 10'000LL * 366 * 86'400'000;
+std::int64_t bounded_millis(std::int64_t ms);
+
 // An HGETALL reply as field/value pairs (views into the reply); empty for a missing key.
 core::Result<Fields> fields_of(const redisReply& reply);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "redis/commands.h"
+#include "store/key_space.h"
 #include "store/redis_codec.h"
 #include "store/redis_errors.h"
 
@@ -61,6 +62,25 @@ inline std::vector<std::string> members(const redisReply& r) {
     out.emplace_back(redis::text(*r.element[i]));
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// `key` without `head`, or nullopt when it does not start with it: SCAN's MATCH is Redis'
+// promise, and a reply that breaks it must not break us.
+inline std::optional<std::string_view> without_prefix(std::string_view key, std::string_view head) {
+  if (!key.starts_with(head)) return std::nullopt;
+  return key.substr(head.size());
+}
+
+// The digest of the first of `found` (SCAN's answer for keys with id `key_id`) that is one.
+// Empty when none is.
+inline std::string digest_with_id(const std::vector<std::string>& found, const KeySpace& keys,
+                                  std::string_view key_id) {
+  const std::string head = keys.api_key(key_id);
+  for (const auto& key : found) {
+    if (const auto rest = without_prefix(key, head))
+      return std::string(key_id) + std::string(*rest);
+  }
+  return {};
 }
 
 inline Client::Command hset(std::string key, std::vector<std::string> fields) {

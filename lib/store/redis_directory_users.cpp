@@ -191,9 +191,9 @@ void RedisDirectory::revoke_key(std::string_view key_id, Callback<KeyRecord> don
   client_.scan(keys_.api_key_pattern(id), 16,
                [this, id, done = std::move(done)](core::Result<std::vector<std::string>> found) {
                  if (!found) return done(found.error());
-                 if (found->empty())
+                 const std::string digest = digest_with_id(*found, keys_, id);
+                 if (digest.empty())
                    return done(core::make_error(core::Errc::not_found, "no key '" + id + "'"));
-                 const std::string digest = found->front().substr(keys_.api_key("").size());
                  read_keys({digest}, [this, id, done](core::Result<std::vector<KeyRecord>> keys) {
                    if (!keys) return done(keys.error());
                    if (keys->empty())
@@ -260,8 +260,9 @@ void RedisDirectory::list_instances(Callback<std::vector<Instance>> done) {
                    const std::string head = keys_.instance("");
                    for (std::size_t i = 0; i < ids.size(); ++i) {
                      auto fields = fields_of(**results[i]);
-                     if (!fields || fields->empty()) continue;  // expired since the SCAN
-                     Instance instance{ids[i].substr(head.size()), {}};
+                     const auto id = without_prefix(ids[i], head);
+                     if (!fields || fields->empty() || !id) continue;  // gone, or not one
+                     Instance instance{std::string(*id), {}};
                      for (const auto& [f, v] : *fields)
                        instance.second.emplace_back(f, v);
                      out.push_back(std::move(instance));

@@ -45,8 +45,8 @@ std::optional<limiter::Decision> decision_of(const redisReply& r, std::int64_t l
   d.limit = limit;
   d.remaining = v[1];
   d.used = v[2];
-  d.reset = core::from_unix_ms(v[3]);
-  d.retry_after = core::Millis{v[4]};
+  d.reset = core::from_unix_ms(bounded_millis(v[3]));
+  d.retry_after = core::Millis{bounded_millis(v[4])};
   return d;
 }
 
@@ -214,7 +214,8 @@ void RedisStore::record_invalid_attempt(std::string_view client, const AttemptRu
                  outcome.blocked = redis::integer(*blocked).value_or(0) == 1;
                  if (outcome.blocked) {
                    outcome.blocked_until =
-                       clock_.now() + core::Millis{redis::integer(*left).value_or(0)};
+                       clock_.now() +
+                       core::Millis{bounded_millis(redis::integer(*left).value_or(0))};
                    cache_block(who, outcome.blocked_until);
                    if (outcome.attempts > 0) publish_block(who);  // this call made the block
                  }
@@ -239,7 +240,7 @@ void RedisStore::list_blocks(Callback<std::vector<Block>> done) {
             auto& reason = results[2 * i];
             auto& pttl = results[2 * i + 1];
             if (!reason || !pttl) return done(!reason ? reason.error() : pttl.error());
-            const auto ms = redis::integer(**pttl).value_or(-2);
+            const auto ms = bounded_millis(redis::integer(**pttl).value_or(-2));
             const std::string_view client = keys_.client_of_block(keys[i]);
             if (ms <= 0 || client.empty()) continue;
             out.push_back(Block{std::string(client), std::string(redis::text(**reason)),
@@ -286,7 +287,7 @@ void RedisStore::on_block_event(std::string_view client) {
   client_.command({"PTTL", keys_.block(client)},
                   [this, who = std::string(client)](core::Result<redis::ReplyPtr> r) {
                     if (reply_error(r)) return;
-                    const auto ms = redis::integer(**r).value_or(-2);
+                    const auto ms = bounded_millis(redis::integer(**r).value_or(-2));
                     if (ms > 0) return cache_block(who, clock_.now() + core::Millis{ms});
                     // Lifted (rlctl block remove, DELETE /admin/blocks): everywhere, a block
                     // this instance made while Redis was away included.
@@ -315,7 +316,7 @@ void RedisStore::push_local_blocks() {
           {"PUBLISH", keys_.events(), event_message(EventKind::block, b.client)}};
       client_.batch(std::move(commands), [this, who = std::move(b.client)](auto results) {
         if (reply_error(results[0]) || reply_error(results[2])) return;  // next resync
-        const auto left = redis::integer(**results[2]).value_or(-2);
+        const auto left = bounded_millis(redis::integer(**results[2]).value_or(-2));
         cache_block(who, left > 0 ? clock_.now() + core::Millis{left} : core::WallTime{});
         local_.remove_block(who, [](core::Status) {});
         log_.info("block_written_to_redis", {{"client", who}, {"ttl_ms", left}});

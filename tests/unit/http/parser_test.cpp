@@ -231,6 +231,50 @@ TEST_CASE("an unknown method is a 501") {
   CHECK(error_status("FROB / HTTP/1.1\r\nHost: h\r\n\r\n") == 501);
 }
 
+// Found by the http_request fuzz harness: the client's first packet ended inside the method.
+TEST_CASE("an unknown method fed byte by byte is a 501 once its space arrives") {
+  const std::string_view text = "FOO /test HTTP/1.1\r\nHost: h\r\n\r\n";
+  RequestParser p(ParserLimits{});
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto step = p.feed(text.data() + i, 1);
+    REQUIRE_MESSAGE(step.state == State::need_more, "at byte ", i);
+    CHECK(step.consumed == 1);
+  }
+  CHECK(p.feed(text.data() + 3, 1).state == State::error);
+  CHECK(p.error_status() == 501);
+}
+
+TEST_CASE("garbage after the first bytes of an unknown method is a 400") {
+  RequestParser p(ParserLimits{});
+  REQUIRE(feed(p, "FO").state == State::need_more);
+  CHECK(feed(p, "O\x01 / HTTP/1.1\r\n").state == State::error);
+  CHECK(p.error_status() == 400);
+}
+
+TEST_CASE("an unknown method longer than any method is a 400 without waiting for its end") {
+  RequestParser p(ParserLimits{});
+  REQUIRE(feed(p, "F").state == State::need_more);
+  CHECK(feed(p, std::string(40, 'O')).state == State::error);
+  CHECK(p.error_status() == 400);
+}
+
+TEST_CASE("a 32-byte unknown method is a 501 even when its space comes in the next packet") {
+  const std::string method = "LLLLLLLLLLLLLLLLLLLLLLLLLLDELETE";
+  REQUIRE(method.size() == 32);
+  CHECK(error_status(method + " /health HTTP/1.1\r\nHost: h\r\n\r\n") == 501);
+  RequestParser p(ParserLimits{});
+  REQUIRE(feed(p, method).state == State::need_more);
+  CHECK(feed(p, " /health HTTP/1.1\r\n").state == State::error);
+  CHECK(p.error_status() == 501);
+}
+
+TEST_CASE("EOF inside an unknown method is an error") {
+  RequestParser p(ParserLimits{});
+  REQUIRE(feed(p, "FOO").state == State::need_more);
+  CHECK(p.finish().state == State::error);
+  CHECK(p.error_status() == 400);
+}
+
 TEST_CASE("an HTTP/1.1 request without a Host header is a 400") {
   CHECK(error_status("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n") == 400);
 }

@@ -1,5 +1,6 @@
 // Tests of store/redis_codec.h and store/key_space.h on replies parsed by hiredis from RESP
 // text (no server): records round-trip through hash fields; malformed hashes are errors.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,23 @@ TEST_CASE("an absent health hash is NORMAL") {
   REQUIRE(h.ok());
   CHECK(h->state == policy::HealthState::normal);
   CHECK_FALSE(h->expires_at.has_value());
+}
+
+// Found by the resp_reply fuzz harness: now + PTTL overflowed (undefined behaviour).
+TEST_CASE("a health TTL beyond any clock expires far in the future, not in the past") {
+  const auto now = core::from_unix_ms(1'700'000'001'000);
+  auto h =
+      store::health_from_fields(*store::fields_of(*hash({"status", "DEGRADED"})), INT64_MAX, now);
+  REQUIRE(h.ok());
+  REQUIRE(h->expires_at.has_value());
+  CHECK(*h->expires_at == now + core::Millis{store::kMaxRedisMillis});
+}
+
+TEST_CASE("milliseconds from Redis are bounded and keep their sign") {
+  CHECK(store::bounded_millis(1500) == 1500);
+  CHECK(store::bounded_millis(-2) == -2);
+  CHECK(store::bounded_millis(INT64_MAX) == store::kMaxRedisMillis);
+  CHECK(store::bounded_millis(INT64_MIN) == -store::kMaxRedisMillis);
 }
 
 TEST_CASE("malformed hashes are errors that name the record and the field") {

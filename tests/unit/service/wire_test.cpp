@@ -179,6 +179,19 @@ TEST_CASE("parse_body refuses invalid JSON and non-objects") {
   CHECK(parse_body("{\"a\": 1}", false)->at("a") == 1);
 }
 
+// Found while fuzzing admin bodies: PUT /admin/tiers/{name} converted the whole body to
+// another JSON type, one stack frame per level, and 45,000 levels overflowed an 8 MiB stack.
+TEST_CASE("parse_body refuses a body nested deeper than the limit, however long") {
+  const auto nested = [](int depth) {
+    return "{\"base_limit\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  CHECK(parse_body(nested(rl::service::kMaxBodyDepth - 1), false).ok());
+  auto deep = parse_body(nested(rl::service::kMaxBodyDepth), false);
+  REQUIRE_FALSE(deep.ok());
+  CHECK(has(deep.error().message, "nested deeper than 32 levels"));
+  CHECK_FALSE(parse_body(nested(1'000'000), false).ok());  // 2 MB, kept to 32 levels
+}
+
 TEST_CASE("a tier is written with its window in seconds and its algorithm by name") {
   rl::policy::Tier t{
       "pro", 100, 150, 100, Seconds{60}, rl::limiter::Algorithm::fixed_window, false, std::nullopt};
