@@ -1,13 +1,12 @@
 // Tests of store/redis_directory.h on scripted Redis replies (support/scripted_commands.h, no
 // server): replies that break what Redis promises are refused, never trusted.
-#include "store/redis_directory.h"
-
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "store/redis_directory.h"
 #include "support/scripted_commands.h"
 
 using namespace rl;

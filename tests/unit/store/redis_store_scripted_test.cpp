@@ -1,7 +1,5 @@
 // Tests of store/redis_store.h on scripted Redis replies (support/scripted_commands.h, no
 // server): what the store makes of numbers a damaged or hand-made key can hold.
-#include "store/redis_store.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +8,7 @@
 
 #include "store/memory_store.h"
 #include "store/redis_codec.h"
+#include "store/redis_store.h"
 #include "support/scripted_commands.h"
 
 using namespace rl;
