@@ -519,7 +519,10 @@ def test_repeated_faults_leave_memory_and_descriptors_flat(make_rld, redis):
     assert not problems, "\n".join(problems)
     assert load.count() > 1000
     (rss_first, fds_first), (rss_last, fds_last) = figures[0], figures[-1]
-    assert rss_last - rss_first < 3 * 1024, f"RSS grew {rss_last - rss_first} kB: {figures}"
+    # ASan keeps freed memory in its quarantine (up to 256 MB), so RSS there grows without a
+    # leak (LeakSanitizer covers leaks in that build); the budget holds for the plain build.
+    budget_kb = 64 * 1024 if "build-asan" in os.environ.get("RLD_BIN", "") else 3 * 1024
+    assert rss_last - rss_first < budget_kb, f"RSS grew {rss_last - rss_first} kB: {figures}"
     assert fds_last == fds_first, f"descriptors {fds_first} -> {fds_last}: {figures}"
     assert alive(rld)
 
