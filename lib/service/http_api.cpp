@@ -30,29 +30,6 @@ struct ApiContext final : http::ExchangeContext {
 
 namespace {
 
-std::string_view error_code_for(int status) {
-  switch (status) {
-    case 400:
-      return "bad_request";
-    case 408:
-      return "request_timeout";
-    case 413:
-      return "body_too_large";
-    case 414:
-      return "uri_too_long";
-    case 431:
-      return "headers_too_large";
-    case 500:
-      return "internal";
-    case 501:
-      return "not_implemented";
-    case 505:
-      return "http_version_not_supported";
-    default:
-      return "error";
-  }
-}
-
 // /v1/decide's "cost": absent means 1; otherwise an integer from 0 to 10^9.
 std::optional<std::int64_t> cost_of(const json* cost) {
   constexpr std::int64_t kMaxCost = 1'000'000'000;
@@ -120,7 +97,7 @@ HttpApi::HttpApi(DecisionService& decisions, AdminApi& admin, obs::Registry& met
 void HttpApi::write_error(http::ResponseWriter& writer, int status, std::string_view reason) {
   std::string id, scratch;
   assign_request_id(http::Request{}, id);
-  service::write_error(writer, status, error_code_for(status), reason, id, scratch);
+  service::write_error(writer, status, protocol_error_code(status), reason, id, scratch);
 }
 
 void HttpApi::handle(http::Exchange& exchange) {
@@ -236,7 +213,8 @@ bool HttpApi::read_check(ApiContext& ctx) {
     }
     ctx.deny_status = static_cast<int>(*status);
   }
-  // Only a trusted proxy names the original path: after /check (Envoy), else in a header.
+  // Only a trusted proxy may say which path the request was for: in the path after /check
+  // (Envoy's path_prefix), else in the original-URI header (nginx, Traefik).
   if (!s.trusts(req.peer)) return true;
   constexpr std::string_view kPrefix = "/check";
   std::string_view original = req.path.size() > kPrefix.size() ? req.path.substr(kPrefix.size())

@@ -91,4 +91,27 @@ void write_rate_headers(http::ResponseWriter& w, const DecisionResult& result, b
     w.header("Retry-After", retry_after_seconds(result.retry_after));
 }
 
+std::string_view protocol_error_code(int status) {
+  switch (status) {
+    case 400:
+      return "bad_request";
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "body_too_large";
+    case 414:
+      return "uri_too_long";
+    case 431:
+      return "headers_too_large";
+    case 500:
+      return "internal";
+    case 501:
+      return "not_implemented";
+    case 505:
+      return "http_version_not_supported";
+    default:
+      return "error";
+  }
+}
+
 }  // namespace rl::service

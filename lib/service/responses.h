@@ -19,6 +19,9 @@ void assign_request_id(const http::Request& request, std::string& out);
 // Status line, X-Request-ID and the error envelope.
 void write_error(http::ResponseWriter& w, int status, std::string_view code,
                  std::string_view message, std::string_view request_id, std::string& scratch);
+// The envelope's code for a status the HTTP layer answers by itself (400, 408, 413, 414, 431,
+// 500, 501, 505): "bad_request", "uri_too_long", ...; "error" for any other.
+std::string_view protocol_error_code(int status);
 // Only the envelope, as the body: for callers that wrote the status line and headers.
 void finish_error(http::ResponseWriter& w, std::string_view code, std::string_view message,
                   std::string_view request_id, std::string& scratch);
