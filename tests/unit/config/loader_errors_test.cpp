@@ -5,25 +5,25 @@
 #include <doctest/doctest.h>
 
 #include "config/loader.h"
+#include "support/common.h"
+#include "unit/config/fixtures.h"
 
 using rl::config::load_daemon_config;
 using rl::config::Overrides;
 
 namespace {
 
-const std::string kFixtures = RL_TEST_DATA_DIR "/unit/config/fixtures/";
+using rl::test::kConfigFixtures;
 
 std::string error_of(const std::string& file, const rl::config::Environment& env = {},
                      const Overrides& overrides = {}) {
-  auto result = load_daemon_config(file.empty() ? "" : kFixtures + file, env, overrides);
+  auto result = load_daemon_config(file.empty() ? "" : kConfigFixtures + file, env, overrides);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == rl::core::Errc::invalid_argument);
   return result.error().message;
 }
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using rl::test::has;
 
 int lines(const std::string& text) {
   int n = 1;
@@ -36,27 +36,29 @@ int lines(const std::string& text) {
 
 TEST_CASE("an unknown key is reported with file, line and dotted key") {
   const std::string e = error_of("err_unknown_key.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_unknown_key.toml:3: http.max_body_byte: unknown key"), e);
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_unknown_key.toml:3: http.max_body_byte: unknown key"),
+                e);
   CHECK(lines(e) == 1);
 }
 
 TEST_CASE("a value of the wrong type is reported with what was expected and what was given") {
   const std::string e = error_of("err_wrong_type.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_wrong_type.toml:3: server.workers: expected an integer "
-                                   "from 0 to 256, got \"one\""),
-                e);
+  CHECK_MESSAGE(
+      has(e, kConfigFixtures + "err_wrong_type.toml:3: server.workers: expected an integer "
+                               "from 0 to 256, got \"one\""),
+      e);
 }
 
 TEST_CASE("an integer out of range is reported with its bounds") {
   const std::string e = error_of("err_out_of_range.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_out_of_range.toml:3: security.max_invalid_attempts: "
-                                   "expected an integer from 1 to 1000000, got 0"),
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_out_of_range.toml:3: security.max_invalid_attempts: "
+                                         "expected an integer from 1 to 1000000, got 0"),
                 e);
 }
 
 TEST_CASE("a bad listen address names the file, the key and the accepted forms") {
   const std::string e = error_of("err_bad_listen.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_bad_listen.toml"), e);
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_bad_listen.toml"), e);
   CHECK_MESSAGE(has(e, "server.listen"), e);
   CHECK_MESSAGE(has(e, "HOST:PORT"), e);
   CHECK_MESSAGE(has(e, "127.0.0.1:70000"), e);
@@ -77,16 +79,16 @@ TEST_CASE("a listen value that is not an array is reported with its line") {
 
 TEST_CASE("a bad CIDR in trusted_proxies is reported with the value given") {
   const std::string e = error_of("err_bad_cidr.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_bad_cidr.toml"), e);
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_bad_cidr.toml"), e);
   CHECK_MESSAGE(has(e, "http.trusted_proxies: expected IP addresses or CIDR ranges"), e);
   CHECK_MESSAGE(has(e, "\"10.0.0.0/33\""), e);
 }
 
 TEST_CASE("a bad admin network is reported with file, line, key and each value given") {
   const std::string e = error_of("err_bad_admin_network.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_bad_admin_network.toml:3: security.admin_networks: "
-                                   "expected IP addresses or CIDR ranges such as "
-                                   "\"127.0.0.0/8\", got \"localhost\""),
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_bad_admin_network.toml:3: security.admin_networks: "
+                                         "expected IP addresses or CIDR ranges such as "
+                                         "\"127.0.0.0/8\", got \"localhost\""),
                 e);
   CHECK_MESSAGE(has(e, "got \"::1/129\""), e);
   CHECK(lines(e) == 2);
@@ -94,55 +96,58 @@ TEST_CASE("a bad admin network is reported with file, line, key and each value g
 
 TEST_CASE("admin_networks must be a list") {
   const std::string e = error_of("err_admin_networks_not_list.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_admin_networks_not_list.toml:3: security.admin_networks: "
-                                   "expected an array of strings"),
-                e);
+  CHECK_MESSAGE(
+      has(e, kConfigFixtures + "err_admin_networks_not_list.toml:3: security.admin_networks: "
+                               "expected an array of strings"),
+      e);
 }
 
 TEST_CASE("a unix_socket_mode that is not octal is reported with an example") {
   const std::string e = error_of("err_bad_socket_mode.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_bad_socket_mode.toml:3: server.unix_socket_mode: "
-                                   "expected an octal file mode such as \"0660\""),
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_bad_socket_mode.toml:3: server.unix_socket_mode: "
+                                         "expected an octal file mode such as \"0660\""),
                 e);
 }
 
 TEST_CASE("a unix_socket_mode with a sign is not an octal file mode") {
-  auto result = load_daemon_config(kFixtures + "err_socket_mode_signed.toml", {}, {});
+  auto result = load_daemon_config(kConfigFixtures + "err_socket_mode_signed.toml", {}, {});
   CHECK_FALSE(result.ok());
   if (!result.ok()) CHECK(has(result.error().message, "server.unix_socket_mode"));
 }
 
 TEST_CASE("a unix_socket_group this host does not have is reported by name") {
   const std::string e = error_of("err_unknown_socket_group.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_unknown_socket_group.toml:3: server.unix_socket_group: "
-                                   "expected an existing group name or number (no group "
-                                   "\"no-such-group-rl\" on this host)"),
-                e);
+  CHECK_MESSAGE(
+      has(e, kConfigFixtures + "err_unknown_socket_group.toml:3: server.unix_socket_group: "
+                               "expected an existing group name or number (no group "
+                               "\"no-such-group-rl\" on this host)"),
+      e);
 }
 
 TEST_CASE("an unknown log level is reported with the accepted levels") {
   const std::string e = error_of("err_bad_log_level.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_bad_log_level.toml:3: log.level: expected one of "
-                                   "\"debug\", \"info\", \"warn\", \"error\""),
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_bad_log_level.toml:3: log.level: expected one of "
+                                         "\"debug\", \"info\", \"warn\", \"error\""),
                 e);
 }
 
 TEST_CASE("an unknown store type is reported with the accepted types") {
   const std::string e = error_of("err_bad_store_type.toml");
   CHECK_MESSAGE(
-      has(e, kFixtures + "err_bad_store_type.toml:3: store.type: expected \"memory\" or \"redis\""),
+      has(e, kConfigFixtures +
+                 "err_bad_store_type.toml:3: store.type: expected \"memory\" or \"redis\""),
       e);
 }
 
 TEST_CASE("invalid TOML syntax is reported with file, line and column") {
   const std::string e = error_of("err_syntax.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "err_syntax.toml:2:"), e);
+  CHECK_MESSAGE(has(e, kConfigFixtures + "err_syntax.toml:2:"), e);
   CHECK_MESSAGE(has(e, "invalid TOML"), e);
 }
 
 TEST_CASE("a missing config file is reported with its path") {
   const std::string e = error_of("does_not_exist.toml");
-  CHECK_MESSAGE(has(e, kFixtures + "does_not_exist.toml"), e);
+  CHECK_MESSAGE(has(e, kConfigFixtures + "does_not_exist.toml"), e);
   CHECK_MESSAGE(has(e, "no such file"), e);
 }
 

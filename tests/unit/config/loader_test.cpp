@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/config/fixtures.h"
+
 using rl::config::DaemonConfig;
 using rl::config::Environment;
 using rl::config::FailurePolicy;
@@ -20,7 +22,7 @@ using rl::core::Seconds;
 
 namespace {
 
-const std::string kFixtures = RL_TEST_DATA_DIR "/unit/config/fixtures/";
+using rl::test::kConfigFixtures;
 const std::string kDemo = RL_TEST_DATA_DIR "/../config/rld.toml";
 
 DaemonConfig load_ok(const std::string& path, const Environment& env = {},
@@ -87,7 +89,7 @@ TEST_CASE("the demo config/rld.toml loads and names the tier file next to it") {
 }
 
 TEST_CASE("every key of the server section is read from the file") {
-  const DaemonConfig c = load_ok(kFixtures + "full.toml");
+  const DaemonConfig c = load_ok(kConfigFixtures + "full.toml");
   REQUIRE(c.server.listen.size() == 3);
   CHECK(c.server.listen[0].to_string() == "0.0.0.0:9000");
   CHECK(c.server.listen[1].to_string() == "[::1]:9001");
@@ -99,7 +101,7 @@ TEST_CASE("every key of the server section is read from the file") {
 }
 
 TEST_CASE("every key of the http section is read from the file") {
-  const DaemonConfig c = load_ok(kFixtures + "full.toml");
+  const DaemonConfig c = load_ok(kConfigFixtures + "full.toml");
   CHECK(c.http.max_url_bytes == 1024);
   CHECK(c.http.max_header_bytes == 4096);
   CHECK(c.http.max_headers == 20);
@@ -122,7 +124,7 @@ TEST_CASE("every key of the http section is read from the file") {
 }
 
 TEST_CASE("every key of the store, redis, security, health and log sections is read") {
-  const DaemonConfig c = load_ok(kFixtures + "full.toml");
+  const DaemonConfig c = load_ok(kConfigFixtures + "full.toml");
   CHECK(c.store.kind == StoreKind::memory);
   CHECK(c.store.tiers_file == "/etc/rld/tiers.json");
   CHECK(c.store.tiers_file_required);
@@ -144,13 +146,13 @@ TEST_CASE("every key of the store, redis, security, health and log sections is r
 }
 
 TEST_CASE("an empty admin_networks leaves the admin API to the Unix socket") {
-  const DaemonConfig c = load_ok(kFixtures + "admin_networks_empty.toml");
+  const DaemonConfig c = load_ok(kConfigFixtures + "admin_networks_empty.toml");
   CHECK(c.security.admin_networks.empty());
 }
 
 TEST_CASE("a relative tiers_file is resolved against the config file's directory") {
-  const DaemonConfig c = load_ok(kFixtures + "relative_tiers.toml");
-  CHECK(c.store.tiers_file == kFixtures + "tiers/demo.json");
+  const DaemonConfig c = load_ok(kConfigFixtures + "relative_tiers.toml");
+  CHECK(c.store.tiers_file == kConfigFixtures + "tiers/demo.json");
   CHECK(c.store.tiers_file_required);
 }
 
@@ -164,7 +166,7 @@ TEST_CASE("REDIS_PASSWORD is the password of the redis url, off the command line
   CHECK(load_ok("", {{"REDIS_PASSWORD", "s3cret"}}).redis.url ==
         "redis://:s3cret@127.0.0.1:6379/0");
   // Over the file's password (environment over file) ...
-  CHECK(load_ok(kFixtures + "full.toml", {{"REDIS_PASSWORD", "fromenv"}}).redis.url ==
+  CHECK(load_ok(kConfigFixtures + "full.toml", {{"REDIS_PASSWORD", "fromenv"}}).redis.url ==
         "redis://:fromenv@10.1.2.3:6380/2");
   // ... into a --redis URL without one, but not over a password --redis gives.
   Overrides flag;
@@ -185,23 +187,25 @@ TEST_CASE("an IPv6 REDIS_HOST is bracketed in the redis url") {
 TEST_CASE("each REDIS_ variable replaces only its own part of the file's redis url") {
   // Precedence is per setting: a variable that names only the port must not move the
   // daemon to another host or database than the file chose.
-  CHECK(load_ok(kFixtures + "full.toml", {{"REDIS_PORT", "7000"}}).redis.url ==
+  CHECK(load_ok(kConfigFixtures + "full.toml", {{"REDIS_PORT", "7000"}}).redis.url ==
         "redis://10.1.2.3:7000/2");
-  CHECK(load_ok(kFixtures + "full.toml", {{"REDIS_HOST", "cache"}}).redis.url ==
+  CHECK(load_ok(kConfigFixtures + "full.toml", {{"REDIS_HOST", "cache"}}).redis.url ==
         "redis://cache:6380/2");
-  CHECK(load_ok(kFixtures + "full.toml", {{"REDIS_DB", "5"}}).redis.url ==
+  CHECK(load_ok(kConfigFixtures + "full.toml", {{"REDIS_DB", "5"}}).redis.url ==
         "redis://10.1.2.3:6380/5");
 }
 
 TEST_CASE("REDIS_TIMEOUT is in seconds and becomes redis.timeout_ms") {
-  CHECK(load_ok(kFixtures + "full.toml", {{"REDIS_TIMEOUT", "0.25"}}).redis.timeout == Millis{250});
+  CHECK(load_ok(kConfigFixtures + "full.toml", {{"REDIS_TIMEOUT", "0.25"}}).redis.timeout ==
+        Millis{250});
   CHECK(load_ok("", {{"REDIS_TIMEOUT", "2"}}).redis.timeout == Millis{2000});
 }
 
 TEST_CASE("RATE_LIMITER_CONFIG_PATH, LOG_LEVEL and ADMIN_API_KEY override the file") {
-  const DaemonConfig c = load_ok(kFixtures + "full.toml", {{"RATE_LIMITER_CONFIG_PATH", "/x.json"},
-                                                           {"LOG_LEVEL", "WARNING"},
-                                                           {"ADMIN_API_KEY", "env-admin-key"}});
+  const DaemonConfig c =
+      load_ok(kConfigFixtures + "full.toml", {{"RATE_LIMITER_CONFIG_PATH", "/x.json"},
+                                              {"LOG_LEVEL", "WARNING"},
+                                              {"ADMIN_API_KEY", "env-admin-key"}});
   CHECK(c.store.tiers_file == "/x.json");
   CHECK(c.store.tiers_file_required);
   CHECK(c.log.level == rl::obs::LogLevel::warn);
@@ -214,7 +218,7 @@ TEST_CASE("command-line flags override the environment") {
   o.tiers_file = "/flag.json";
   o.admin_key = "flag-admin-key";
   o.log_level = "error";
-  const DaemonConfig c = load_ok(kFixtures + "full.toml",
+  const DaemonConfig c = load_ok(kConfigFixtures + "full.toml",
                                  {{"REDIS_HOST", "envhost"},
                                   {"RATE_LIMITER_CONFIG_PATH", "/env.json"},
                                   {"LOG_LEVEL", "debug"},
@@ -229,7 +233,7 @@ TEST_CASE("command-line flags override the environment") {
 TEST_CASE("--listen replaces the whole listener list of the file") {
   Overrides o;
   o.listen = {"127.0.0.1:0"};
-  const DaemonConfig c = load_ok(kFixtures + "full.toml", {}, o);
+  const DaemonConfig c = load_ok(kConfigFixtures + "full.toml", {}, o);
   REQUIRE(c.server.listen.size() == 1);
   CHECK(c.server.listen[0] == ListenAddress{ListenAddress::Kind::tcp, "127.0.0.1", 0, ""});
 }
@@ -244,9 +248,9 @@ TEST_CASE("--store memory is accepted and an unknown --store is refused") {
 }
 
 TEST_CASE("a unix_socket_group is resolved to its group id by name or by number") {
-  const DaemonConfig by_name = load_ok(kFixtures + "socket_group_name.toml");
+  const DaemonConfig by_name = load_ok(kConfigFixtures + "socket_group_name.toml");
   CHECK(by_name.server.unix_socket_gid == 0);
-  const DaemonConfig by_number = load_ok(kFixtures + "socket_group_number.toml");
+  const DaemonConfig by_number = load_ok(kConfigFixtures + "socket_group_number.toml");
   CHECK(by_number.server.unix_socket_gid == 0);
   CHECK(by_number.server.unix_socket_group == "0");
   CHECK(load_ok(kDemo).server.unix_socket_gid == -1);  // default: rld's own group

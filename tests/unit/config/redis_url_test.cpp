@@ -11,13 +11,13 @@ using rl::config::RedisUrl;
 
 namespace {
 
-RedisUrl ok(const std::string& text) {
+RedisUrl url_ok(const std::string& text) {
   auto url = RedisUrl::parse(text);
   REQUIRE_MESSAGE(url.ok(), (url.ok() ? "" : url.error().message));
   return *url;
 }
 
-std::string error_of(const std::string& text) {
+std::string url_error(const std::string& text) {
   auto url = RedisUrl::parse(text);
   REQUIRE_FALSE(url.ok());
   return url.error().message;
@@ -26,7 +26,7 @@ std::string error_of(const std::string& text) {
 }  // namespace
 
 TEST_CASE("single-node URLs keep their meaning") {
-  const RedisUrl u = ok("redis://user:pw@10.0.0.5:6380/2");
+  const RedisUrl u = url_ok("redis://user:pw@10.0.0.5:6380/2");
   CHECK_FALSE(u.cluster);
   CHECK(u.host == "10.0.0.5");
   CHECK(u.port == 6380);
@@ -35,15 +35,15 @@ TEST_CASE("single-node URLs keep their meaning") {
   CHECK(u.password == "pw");
   CHECK(u.nodes.empty());
   CHECK(u.to_string() == "redis://user:pw@10.0.0.5:6380/2");
-  CHECK(ok("redis://secret@h").password == "secret");
-  CHECK(ok("redis://h").port == 6379);
-  CHECK(ok("redis://[::1]:7000").host == "::1");
-  CHECK(ok("redis://[::1]:7000").to_string() == "redis://[::1]:7000/0");
-  CHECK(ok("unix:///run/redis.sock?db=3").db == 3);
+  CHECK(url_ok("redis://secret@h").password == "secret");
+  CHECK(url_ok("redis://h").port == 6379);
+  CHECK(url_ok("redis://[::1]:7000").host == "::1");
+  CHECK(url_ok("redis://[::1]:7000").to_string() == "redis://[::1]:7000/0");
+  CHECK(url_ok("unix:///run/redis.sock?db=3").db == 3);
 }
 
 TEST_CASE("a redis+cluster URL lists the seed nodes, all reached with its credentials") {
-  const RedisUrl u = ok("redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7001,[fd00::3]:7002");
+  const RedisUrl u = url_ok("redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7001,[fd00::3]:7002");
   CHECK(u.cluster);
   REQUIRE(u.nodes.size() == 3);
   CHECK(u.nodes[0] == HostPort{"10.0.0.1", 7000});
@@ -57,23 +57,23 @@ TEST_CASE("a redis+cluster URL lists the seed nodes, all reached with its creden
   const RedisUrl node = u.node(u.nodes[1]);
   CHECK_FALSE(node.cluster);
   CHECK(node.to_string() == "redis://:s3cret@10.0.0.2:7001/0");
-  CHECK(ok("redis+cluster://a:1/0").db == 0);
-  CHECK(ok("redis+cluster://user:p@ss,w@a:1,b").nodes[1] == HostPort{"b", 6379});
-  CHECK(ok("redis+cluster://user:p@ss,w@a:1,b").password == "p@ss,w");
+  CHECK(url_ok("redis+cluster://a:1/0").db == 0);
+  CHECK(url_ok("redis+cluster://user:p@ss,w@a:1,b").nodes[1] == HostPort{"b", 6379});
+  CHECK(url_ok("redis+cluster://user:p@ss,w@a:1,b").password == "p@ss,w");
 }
 
 TEST_CASE("each URL mistake says what was expected") {
-  CHECK(error_of("redis+cluster://a:1,b:2/3").find("a Redis Cluster has only database 0") !=
+  CHECK(url_error("redis+cluster://a:1,b:2/3").find("a Redis Cluster has only database 0") !=
         std::string::npos);
-  CHECK(error_of("redis://a:1,b:2").find("several hosts need redis+cluster://") !=
+  CHECK(url_error("redis://a:1,b:2").find("several hosts need redis+cluster://") !=
         std::string::npos);
-  CHECK(error_of("redis+cluster://a:1,,b:2").find("no host") != std::string::npos);
-  CHECK(error_of("redis+cluster://a:1,b:0").find("port must be 1-65535") != std::string::npos);
-  CHECK(error_of("redis+cluster://").find("no host") != std::string::npos);
-  CHECK(error_of("rediss://a").find("unknown scheme") != std::string::npos);
-  CHECK(error_of("http://a").find("redis+cluster://[[user]:password@]host:port,host:port") !=
+  CHECK(url_error("redis+cluster://a:1,,b:2").find("no host") != std::string::npos);
+  CHECK(url_error("redis+cluster://a:1,b:0").find("port must be 1-65535") != std::string::npos);
+  CHECK(url_error("redis+cluster://").find("no host") != std::string::npos);
+  CHECK(url_error("rediss://a").find("unknown scheme") != std::string::npos);
+  CHECK(url_error("http://a").find("redis+cluster://[[user]:password@]host:port,host:port") !=
         std::string::npos);
-  CHECK(error_of("redis://:pw@[::1").find("unclosed [") != std::string::npos);
+  CHECK(url_error("redis://:pw@[::1").find("unclosed [") != std::string::npos);
 }
 
 TEST_CASE("a seed is host:port, the port required where the config asks for it") {

@@ -7,6 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+#include "unit/config/fixtures.h"
+
 using rl::config::load_tier_file;
 using rl::config::parse_tier_file;
 using rl::config::TierFile;
@@ -14,7 +17,7 @@ using rl::limiter::Algorithm;
 
 namespace {
 
-const std::string kFixtures = RL_TEST_DATA_DIR "/unit/config/fixtures/";
+using rl::test::kConfigFixtures;
 const std::string kReference = RL_TEST_DATA_DIR "/../config/rate_limits.json";
 
 const rl::policy::Tier* tier(const TierFile& f, std::string_view name) {
@@ -32,8 +35,8 @@ const rl::config::TierFileKey* key(const TierFile& f, std::string_view digest) {
   return it == f.keys.end() ? nullptr : &*it;
 }
 
-std::string error_of(const std::string& fixture) {
-  auto result = load_tier_file(kFixtures + fixture);
+std::string tier_file_error(const std::string& fixture) {
+  auto result = load_tier_file(kConfigFixtures + fixture);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == rl::core::Errc::invalid_argument);
   return result.error().message;
@@ -45,9 +48,7 @@ std::string parse_error(std::string_view json) {
   return result.error().message;
 }
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using rl::test::has;
 
 constexpr const char* kFreeDigest =
     "fe279956530efc4009f3deaef3a35b040f26c4a56ee7a65285c99463c182afa3";
@@ -95,7 +96,7 @@ TEST_CASE("clear-text keys of the reference file are kept only as their SHA-256"
 }
 
 TEST_CASE("window_seconds, algorithm, shadow, user objects, sha256 keys and comments are read") {
-  auto f = load_tier_file(kFixtures + "tiers_rl_extensions.json");
+  auto f = load_tier_file(kConfigFixtures + "tiers_rl_extensions.json");
   REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message));
   REQUIRE(tier(*f, "free") != nullptr);
   CHECK(tier(*f, "free")->window == rl::core::Seconds{30});
@@ -135,20 +136,20 @@ TEST_CASE("an empty object is a valid tier file with nothing in it") {
 }
 
 TEST_CASE("window_seconds and window_minutes together are refused") {
-  const std::string e = error_of("tiers_both_windows.json");
-  CHECK_MESSAGE(has(e, kFixtures + "tiers_both_windows.json: tiers.free.window_seconds: give "
-                                   "window_seconds or window_minutes, not both"),
+  const std::string e = tier_file_error("tiers_both_windows.json");
+  CHECK_MESSAGE(has(e, kConfigFixtures + "tiers_both_windows.json: tiers.free.window_seconds: give "
+                                         "window_seconds or window_minutes, not both"),
                 e);
 }
 
 TEST_CASE("unknown keys at the top level and in a tier are refused") {
-  const std::string e = error_of("tiers_unknown_key.json");
+  const std::string e = tier_file_error("tiers_unknown_key.json");
   CHECK_MESSAGE(has(e, "tiers_unknown_key.json: tiers.free.windw_seconds: unknown field"), e);
   CHECK_MESSAGE(has(e, "tiers_unknown_key.json: userz: expected one of"), e);
 }
 
 TEST_CASE("a user whose tier is not defined is refused") {
-  const std::string e = error_of("tiers_user_unknown_tier.json");
+  const std::string e = tier_file_error("tiers_user_unknown_tier.json");
   CHECK_MESSAGE(has(e,
                     "tiers_user_unknown_tier.json: users.alice: expected the name of a tier "
                     "defined under \"tiers\", got \"gold\""),
@@ -156,7 +157,7 @@ TEST_CASE("a user whose tier is not defined is refused") {
 }
 
 TEST_CASE("a key for a user that is not defined is refused without showing the key") {
-  const std::string e = error_of("tiers_key_unknown_user.json");
+  const std::string e = tier_file_error("tiers_key_unknown_user.json");
   CHECK_MESSAGE(has(e,
                     "tiers_key_unknown_user.json: api_keys (entry 1): expected the id of a "
                     "user defined under \"users\", got \"bob\""),
@@ -165,7 +166,7 @@ TEST_CASE("a key for a user that is not defined is refused without showing the k
 }
 
 TEST_CASE("a negative limit is refused") {
-  const std::string e = error_of("tiers_negative_limit.json");
+  const std::string e = tier_file_error("tiers_negative_limit.json");
   CHECK_MESSAGE(has(e,
                     "tiers_negative_limit.json: tiers.free.base_limit: expected a "
                     "non-negative integer, got -1"),
@@ -173,7 +174,7 @@ TEST_CASE("a negative limit is refused") {
 }
 
 TEST_CASE("a degraded limit above the burst limit is refused") {
-  const std::string e = error_of("tiers_degraded_over_burst.json");
+  const std::string e = tier_file_error("tiers_degraded_over_burst.json");
   CHECK_MESSAGE(has(e,
                     "tiers_degraded_over_burst.json: tiers.free.degraded_limit: must not "
                     "exceed burst_limit (20), got 25"),
@@ -181,7 +182,7 @@ TEST_CASE("a degraded limit above the burst limit is refused") {
 }
 
 TEST_CASE("a malformed key is refused by position and user, never by its text") {
-  const std::string e = error_of("tiers_malformed_key.json");
+  const std::string e = tier_file_error("tiers_malformed_key.json");
   CHECK_MESSAGE(has(e,
                     "tiers_malformed_key.json: api_keys (entry 1) for user alice: expected a "
                     "key of 8-256 characters"),
@@ -248,10 +249,10 @@ TEST_CASE("a file that is not a JSON object is refused") {
 }
 
 TEST_CASE("a missing tier file is not_found and names the path") {
-  auto result = load_tier_file(kFixtures + "no_such_tiers.json");
+  auto result = load_tier_file(kConfigFixtures + "no_such_tiers.json");
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == rl::core::Errc::not_found);
-  CHECK(has(result.error().message, kFixtures + "no_such_tiers.json"));
+  CHECK(has(result.error().message, kConfigFixtures + "no_such_tiers.json"));
 }
 
 TEST_CASE("several problems in the tier file are all reported, one per line") {
@@ -263,13 +264,13 @@ TEST_CASE("several problems in the tier file are all reported, one per line") {
 }
 
 TEST_CASE("a JSON syntax error inside an API key does not show the key") {
-  const std::string e = error_of("tiers_syntax_error_in_key.json");
+  const std::string e = tier_file_error("tiers_syntax_error_in_key.json");
   CHECK_MESSAGE(has(e, "invalid JSON"), e);
   CHECK_FALSE_MESSAGE(has(e, "leaky_secret_key_77"), e);
 }
 
 TEST_CASE("api_keys given as an array is refused without showing the keys") {
-  const std::string e = error_of("tiers_keys_as_array.json");
+  const std::string e = tier_file_error("tiers_keys_as_array.json");
   CHECK_MESSAGE(has(e, "api_keys: expected an object of API key"), e);
   CHECK_FALSE_MESSAGE(has(e, "listed_secret_key_88"), e);
 }

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 namespace {
 
 using rl::core::from_unix_ms;
@@ -12,7 +14,7 @@ using rl::limiter::fixed_window;
 using rl::limiter::FixedWindowState;
 using rl::limiter::Quota;
 
-constexpr std::int64_t kWindowStart = 1'699'999'980'000;  // a multiple of 60 s
+using rl::test::kWindowStart;
 constexpr Quota kFree{20, rl::core::Seconds{60}};
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 namespace {
 
 using rl::core::from_unix_ms;
@@ -14,7 +16,7 @@ using rl::limiter::apply;
 using rl::limiter::CounterState;
 using rl::limiter::Quota;
 
-constexpr std::int64_t kWindowStart = 1'699'999'980'000;  // a multiple of 60 s
+using rl::test::kWindowStart;
 constexpr Quota kQuota{2, Seconds{60}};
 
 // Hides a value from the constant folder, so overflow is tested at run time.

@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 namespace {
 
 using rl::core::from_unix_ms;
@@ -15,7 +17,7 @@ using rl::limiter::Quota;
 using rl::limiter::sliding_window;
 using rl::limiter::SlidingWindowState;
 
-constexpr std::int64_t kWindowStart = 1'699'999'980'000;  // a multiple of 60 s
+using rl::test::kWindowStart;
 constexpr Quota kPro{150, rl::core::Seconds{60}};
 
 }  // namespace

@@ -27,7 +27,7 @@ Result get(test::ClusterHarness& h, const std::string& key) {
   return std::move(*out);
 }
 
-std::string text_of(const Result& r) {
+std::string reply_text(const Result& r) {
   REQUIRE_MESSAGE(r.ok(), r.error().message);
   return std::string(redis::text(**r));
 }
@@ -51,12 +51,12 @@ TEST_CASE("each command goes to the master of its key's slot, keyless ones to an
   h.make_cluster_client(h.cluster_options());
   for (int n = 0; n < 3; ++n) {
     const std::string key = h.cluster.key_on(n);
-    CHECK(text_of(get(h, key)) == "n" + std::to_string(n) + ":GET:" + key);
+    CHECK(reply_text(get(h, key)) == "n" + std::to_string(n) + ":GET:" + key);
   }
   std::optional<Result> pong;
   h.cluster_client->command({"PING"}, [&](Result r) { pong = std::move(r); });
   REQUIRE(h.run_until([&] { return pong.has_value(); }));
-  CHECK(text_of(*pong) == "PONG");
+  CHECK(reply_text(*pong) == "PONG");
   CHECK(h.cluster.total("GET") == 3);
 }
 
@@ -70,7 +70,7 @@ TEST_CASE("a script call goes to the master of its first key") {
   h.cluster_client->eval(redis::ScriptId::sliding_window, keys, args,
                          [&](Result r) { out = std::move(r); });
   REQUIRE(h.run_until([&] { return out.has_value(); }));
-  CHECK(text_of(*out) == "n2:EVALSHA:" + key);
+  CHECK(reply_text(*out) == "n2:EVALSHA:" + key);
   CHECK(h.cluster.count(2, "EVALSHA") == 1);
   CHECK(h.cluster.total("EVALSHA") == 1);
 }
@@ -80,10 +80,10 @@ TEST_CASE("MOVED updates the slot at once, retries on the new master and refresh
   h.make_cluster_client(h.cluster_options());
   const std::string key = h.cluster.key_on(0);
   h.cluster.owner[redis::key_slot(key)] = 1;  // resharded behind the client's back
-  CHECK(text_of(get(h, key)) == "n1:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n1:GET:" + key);
   CHECK(h.cluster.count(0, "GET") == 1);  // answered MOVED
   CHECK(h.counter("rl_redis_cluster_redirects_total{kind=\"moved\"}") == 1);
-  CHECK(text_of(get(h, key)) == "n1:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n1:GET:" + key);
   CHECK(h.cluster.count(0, "GET") == 1);  // straight to the new master now
   REQUIRE(h.run_until([&] { return h.counter("rl_redis_cluster_slot_refreshes_total") == 2; }));
   // Followed, so no error for anyone; and the same masters are no news for the log.
@@ -97,7 +97,7 @@ TEST_CASE("a MOVED to a master not connected yet waits for its connection, withi
   h.make_cluster_client(h.cluster_options({0}, 500ms));
   const std::string key = h.cluster.key_on(0);
   h.cluster.owner[redis::key_slot(key)] = 2;
-  CHECK(text_of(get(h, key)) == "n2:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n2:GET:" + key);
   CHECK(h.counter("rl_redis_errors_total{kind=\"unavailable\"}") == 0);
 }
 
@@ -107,7 +107,7 @@ TEST_CASE("ASK sends ASKING and the command on one connection of the target, map
   const std::string key = h.cluster.key_on(0);
   h.cluster.ask_to[redis::key_slot(key)] = 2;  // migrating from 0 to 2
   for (int i = 0; i < 2; ++i)
-    CHECK(text_of(get(h, key)) == "n2:GET:" + key);
+    CHECK(reply_text(get(h, key)) == "n2:GET:" + key);
   CHECK(h.cluster.count(0, "GET") == 2);  // asked first each time: ASK is for one command
   CHECK(h.cluster.count(2, "ASKING") == 2);
   for (const auto& s : h.cluster.nodes[2]->sessions()) {
@@ -133,7 +133,7 @@ TEST_CASE("ASK on a script sends ASKING + EVALSHA, then ASKING + EVAL when the t
   h.cluster_client->eval(redis::ScriptId::fixed_window, keys, {},
                          [&](Result r) { out = std::move(r); });
   REQUIRE(h.run_until([&] { return out.has_value(); }));
-  CHECK(text_of(*out) == "n1:EVAL:" + key);
+  CHECK(reply_text(*out) == "n1:EVAL:" + key);
   CHECK(h.cluster.count(1, "ASKING") == 2);
   CHECK(h.cluster.count(1, "EVALSHA") == 1);
   CHECK(h.cluster.count(1, "EVAL") == 1);
@@ -144,7 +144,7 @@ TEST_CASE("TRYAGAIN is retried after a short wait within the call's deadline") {
   h.make_cluster_client(h.cluster_options({0}, 200ms));
   const std::string key = h.cluster.key_on(1);
   h.cluster.tryagain[redis::key_slot(key)] = 2;
-  CHECK(text_of(get(h, key)) == "n1:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n1:GET:" + key);
   CHECK(h.cluster.count(1, "GET") == 3);
   CHECK(h.counter("rl_redis_cluster_retries_total{kind=\"tryagain\"}") == 2);
 }
@@ -167,7 +167,7 @@ TEST_CASE("CLUSTERDOWN is retried and has the map read again") {
   h.make_cluster_client(h.cluster_options({0}, 200ms));
   const std::string key = h.cluster.key_on(0);
   h.cluster.clusterdown = 2;
-  CHECK(text_of(get(h, key)) == "n0:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n0:GET:" + key);
   CHECK(h.counter("rl_redis_cluster_retries_total{kind=\"clusterdown\"}") == 2);
   REQUIRE(h.run_until([&] { return h.counter("rl_redis_cluster_slot_refreshes_total") >= 2; }));
 }
@@ -195,13 +195,13 @@ TEST_CASE("a master that dies is found failed over through another node") {
   h.cluster.replica_of[3] = 0;
   h.make_cluster_client(h.cluster_options({0}, 100ms));
   const std::string key = h.cluster.key_on(0);
-  CHECK(text_of(get(h, key)) == "n0:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n0:GET:" + key);
   h.cluster.kill(0);  // the only seed, too
   h.cluster.promote(0, 3);
   const Result lost = get(h, key);
   CHECK_FALSE(lost.ok());  // no retry of a command that may have run
   REQUIRE(h.run_until([&] { return h.cluster_client->ready(); }));
-  CHECK(text_of(get(h, key)) == "n3:GET:" + key);
+  CHECK(reply_text(get(h, key)) == "n3:GET:" + key);
   CHECK(h.counter("rl_redis_cluster_slot_refreshes_total") >= 2);
   REQUIRE(h.run_until(
       [&] { return h.sink.text().find("redis_cluster_node_retired") != std::string::npos; }));
@@ -214,7 +214,8 @@ TEST_CASE("a master nobody replaces keeps the client not ready, and last_error s
   REQUIRE(h.run_until([&] { return client.last_error().starts_with("master "); }));
   CHECK(client.last_error().starts_with("master " + h.cluster.address(1) + ": "));
   CHECK_FALSE(client.ready());
-  CHECK(text_of(get(h, h.cluster.key_on(0))) == "n0:GET:" + h.cluster.key_on(0));  // the rest works
+  CHECK(reply_text(get(h, h.cluster.key_on(0))) ==
+        "n0:GET:" + h.cluster.key_on(0));  // the rest works
 }
 
 TEST_CASE("a seed that is down is skipped for the next one") {

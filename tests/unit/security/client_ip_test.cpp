@@ -13,7 +13,7 @@ using rl::security::Cidr;
 using rl::security::ForwardingHeaders;
 using rl::security::IpAddress;
 
-IpAddress ip(std::string_view text) {
+IpAddress parse_ip(std::string_view text) {
   const auto parsed = IpAddress::parse(text);
   REQUIRE(parsed.has_value());
   return *parsed;
@@ -33,7 +33,7 @@ std::string via_proxy(std::vector<std::string_view> xff, std::string_view real_i
 TEST_CASE("an untrusted peer is the client whatever its headers say") {
   const std::vector<std::string_view> xff = {"198.51.100.1"};
   const ForwardingHeaders headers{xff, "198.51.100.2"};
-  const IpAddress peer = ip("203.0.113.50");
+  const IpAddress peer = parse_ip("203.0.113.50");
   CHECK(rl::security::resolve_client_ip(peer, false, headers, kTrusted) == peer);
 }
 
@@ -95,5 +95,5 @@ TEST_CASE("a trusted Unix-socket peer believes the rightmost hop") {
   // The Unix socket is trusted by file mode, not by address: no CIDR list is needed.
   const std::vector<std::string_view> xff = {"198.51.100.1, 203.0.113.7"};
   const ForwardingHeaders headers{xff, {}};
-  CHECK(rl::security::resolve_client_ip(IpAddress{}, true, headers, {}) == ip("203.0.113.7"));
+  CHECK(rl::security::resolve_client_ip(IpAddress{}, true, headers, {}) == parse_ip("203.0.113.7"));
 }

@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 using rl::core::Millis;
 using rl::core::Seconds;
 using rl::http::ResponseWriter;
@@ -15,7 +17,7 @@ using rl::service::Verdict;
 
 namespace {
 
-const rl::core::WallTime kNow = rl::core::from_unix_ms(1'700'000'040'000);
+using rl::test::kNow;
 
 DecisionResult free_result(Verdict verdict, std::int64_t remaining, rl::core::WallTime reset,
                            Millis retry_after = Millis{0}) {
@@ -42,9 +44,7 @@ std::string headers_for(const DecisionResult& r, bool ietf) {
   return out.substr(status_line);  // the headers alone
 }
 
-bool has(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
+using rl::test::has;
 
 std::string request_id_for(std::string_view given) {
   const std::array<rl::http::Header, 1> headers = {rl::http::Header{"X-Request-ID", given}};

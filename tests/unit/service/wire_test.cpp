@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 using rl::core::Seconds;
 using rl::service::health_from_json;
 using rl::service::json;
@@ -14,7 +16,7 @@ using rl::service::to_json;
 
 namespace {
 
-const rl::core::WallTime kNow = rl::core::from_unix_ms(1'700'000'000'123);
+const rl::core::WallTime kStampedNow = rl::core::from_unix_ms(1'700'000'000'123);
 
 std::string tier_error(const json& body) {
   auto t = tier_from_json("gold", body);
@@ -24,20 +26,18 @@ std::string tier_error(const json& body) {
 }
 
 std::string health_error(const json& body) {
-  auto h = health_from_json(body, kNow);
+  auto h = health_from_json(body, kStampedNow);
   REQUIRE_FALSE(h.ok());
   CHECK(h.error().code == rl::core::Errc::invalid_argument);
   return h.error().message;
 }
 
-bool has(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
+using rl::test::has;
 
 }  // namespace
 
 TEST_CASE("rfc3339 writes UTC seconds with a Z") {
-  CHECK(rfc3339(kNow) == "2023-11-14T22:13:20Z");
+  CHECK(rfc3339(kStampedNow) == "2023-11-14T22:13:20Z");
   CHECK(rfc3339(rl::core::from_unix_ms(0)) == "1970-01-01T00:00:00Z");
 }
 
@@ -117,36 +117,37 @@ TEST_CASE("a tier body that breaks the tier rules names the field") {
 
 TEST_CASE("a health body sets status, who and why, with updated_at now") {
   auto h = health_from_json(
-      json{{"status", "degraded"}, {"updated_by", "ops"}, {"reason", "db failover"}}, kNow);
+      json{{"status", "degraded"}, {"updated_by", "ops"}, {"reason", "db failover"}}, kStampedNow);
   REQUIRE(h.ok());
   CHECK(h->state == rl::policy::HealthState::degraded);
   CHECK(h->updated_by == "ops");
   CHECK(h->reason == "db failover");
-  CHECK(h->updated_at == kNow);
+  CHECK(h->updated_at == kStampedNow);
   CHECK_FALSE(h->expires_at.has_value());
 }
 
 TEST_CASE("a health body's status is read in any letter case") {
-  CHECK(health_from_json(json{{"status", "NORMAL"}}, kNow)->state ==
+  CHECK(health_from_json(json{{"status", "NORMAL"}}, kStampedNow)->state ==
         rl::policy::HealthState::normal);
-  CHECK(health_from_json(json{{"status", "Degraded"}}, kNow)->state ==
+  CHECK(health_from_json(json{{"status", "Degraded"}}, kStampedNow)->state ==
         rl::policy::HealthState::degraded);
 }
 
 TEST_CASE("a health body without updated_by is attributed to the admin API") {
-  auto h = health_from_json(json{{"status", "NORMAL"}}, kNow);
+  auto h = health_from_json(json{{"status", "NORMAL"}}, kStampedNow);
   REQUIRE(h.ok());
   CHECK(h->updated_by == "admin_api");
 }
 
 TEST_CASE("ttl_seconds becomes expires_at, and 0 or null means no expiry") {
-  auto h = health_from_json(json{{"status", "DEGRADED"}, {"ttl_seconds", 300}}, kNow);
+  auto h = health_from_json(json{{"status", "DEGRADED"}, {"ttl_seconds", 300}}, kStampedNow);
   REQUIRE(h.ok());
   REQUIRE(h->expires_at.has_value());
-  CHECK(*h->expires_at == kNow + Seconds{300});
-  CHECK_FALSE(health_from_json(json{{"status", "DEGRADED"}, {"ttl_seconds", 0}}, kNow)->expires_at);
+  CHECK(*h->expires_at == kStampedNow + Seconds{300});
   CHECK_FALSE(
-      health_from_json(json{{"status", "DEGRADED"}, {"ttl_seconds", nullptr}}, kNow)->expires_at);
+      health_from_json(json{{"status", "DEGRADED"}, {"ttl_seconds", 0}}, kStampedNow)->expires_at);
+  CHECK_FALSE(health_from_json(json{{"status", "DEGRADED"}, {"ttl_seconds", nullptr}}, kStampedNow)
+                  ->expires_at);
 }
 
 TEST_CASE("a health body with bad types is refused naming the field") {
@@ -206,17 +207,17 @@ TEST_CASE("a tier is written with its window in seconds and its algorithm by nam
 }
 
 TEST_CASE("users, keys and blocks are written with RFC 3339 times") {
-  CHECK(to_json(rl::store::UserRecord{"alice", "free", kNow, true}) ==
+  CHECK(to_json(rl::store::UserRecord{"alice", "free", kStampedNow, true}) ==
         json{{"user_id", "alice"},
              {"tier", "free"},
              {"created_at", "2023-11-14T22:13:20Z"},
              {"disabled", true}});
   CHECK(to_json(rl::store::KeyRecord{std::string(64, 'a'), "aaaaaaaaaaaaaaaa", "alice", "ci",
-                                     kNow}) == json{{"key_id", "aaaaaaaaaaaaaaaa"},
-                                                    {"user_id", "alice"},
-                                                    {"label", "ci"},
-                                                    {"created_at", "2023-11-14T22:13:20Z"}});
-  CHECK(to_json(rl::store::Block{"192.0.2.1", "too many", kNow}) ==
+                                     kStampedNow}) == json{{"key_id", "aaaaaaaaaaaaaaaa"},
+                                                           {"user_id", "alice"},
+                                                           {"label", "ci"},
+                                                           {"created_at", "2023-11-14T22:13:20Z"}});
+  CHECK(to_json(rl::store::Block{"192.0.2.1", "too many", kStampedNow}) ==
         json{{"client", "192.0.2.1"},
              {"reason", "too many"},
              {"expires_at", "2023-11-14T22:13:20Z"}});
@@ -224,7 +225,7 @@ TEST_CASE("users, keys and blocks are written with RFC 3339 times") {
 
 TEST_CASE("a key's JSON never carries its digest") {
   const json j =
-      to_json(rl::store::KeyRecord{std::string(64, 'a'), "aaaaaaaaaaaaaaaa", "u", "", kNow});
+      to_json(rl::store::KeyRecord{std::string(64, 'a'), "aaaaaaaaaaaaaaaa", "u", "", kStampedNow});
   CHECK_FALSE(j.contains("digest"));
   CHECK(j.dump().find(std::string(64, 'a')) == std::string::npos);
 }
@@ -242,8 +243,8 @@ TEST_CASE("a health record that was set shows who, why, when and until when") {
   h.state = rl::policy::HealthState::degraded;
   h.updated_by = "ops";
   h.reason = "failover";
-  h.updated_at = kNow;
-  h.expires_at = kNow + Seconds{60};
+  h.updated_at = kStampedNow;
+  h.expires_at = kStampedNow + Seconds{60};
   CHECK(to_json(h) == json{{"status", "DEGRADED"},
                            {"updated_by", "ops"},
                            {"reason", "failover"},

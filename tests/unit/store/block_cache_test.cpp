@@ -4,13 +4,15 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 using rl::core::Seconds;
 using rl::store::Block;
 using rl::store::BlockCache;
 
 namespace {
 
-const rl::core::WallTime kNow = rl::core::from_unix_ms(1'700'000'040'000);
+using rl::test::kNow;
 const rl::core::WallTime kLifted{};
 
 Block block(const char* client, Seconds left) {

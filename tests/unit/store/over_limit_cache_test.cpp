@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/common.h"
+
 using rl::core::Millis;
 using rl::core::Seconds;
 using rl::limiter::Decision;
@@ -13,7 +15,7 @@ using rl::store::OverLimitCache;
 
 namespace {
 
-const rl::core::WallTime kNow = rl::core::from_unix_ms(1'700'000'040'000);
+using rl::test::kNow;
 const Quota kFree{20, Seconds{60}};
 
 Decision refusal(std::int64_t limit, Millis retry, std::int64_t remaining = 0) {

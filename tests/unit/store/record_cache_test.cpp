@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "store/directory.h"
+#include "support/common.h"
 
 using rl::core::Seconds;
 using rl::store::RecordCache;
@@ -14,7 +15,7 @@ using rl::store::UserRecord;
 
 namespace {
 
-const rl::core::WallTime kNow = rl::core::from_unix_ms(1'700'000'040'000);
+using rl::test::kNow;
 
 std::shared_ptr<const UserRecord> user(const char* id, const char* tier) {
   return std::make_shared<const UserRecord>(UserRecord{id, tier, kNow, false});

@@ -18,8 +18,8 @@ class NullSink final : public obs::LogSink {
   void write(std::string_view) override {}
 };
 
-struct Fixture {
-  explicit Fixture(std::string_view replies)
+struct ScriptedDirectory {
+  explicit ScriptedDirectory(std::string_view replies)
       : clock(core::from_unix_ms(1'700'000'040'000)),
         log(sink, clock),
         redis(replies),
@@ -44,7 +44,8 @@ std::string bulk(std::string_view s) {
 // std::out_of_range from a Redis callback for a key shorter than "rl:inst:".
 TEST_CASE("an instance key SCAN returns outside its pattern is skipped") {
   const std::string hash = "*2\r\n" + bulk("version") + bulk("1.0");
-  Fixture f("*2\r\n" + bulk("0") + "*2\r\n" + bulk("rl:inst:a") + bulk("x") + hash + hash);
+  ScriptedDirectory f("*2\r\n" + bulk("0") + "*2\r\n" + bulk("rl:inst:a") + bulk("x") + hash +
+                      hash);
   std::optional<std::vector<store::RedisDirectory::Instance>> instances;
   f.directory.list_instances([&](core::Result<std::vector<store::RedisDirectory::Instance>> r) {
     REQUIRE(r.ok());
@@ -57,7 +58,7 @@ TEST_CASE("an instance key SCAN returns outside its pattern is skipped") {
 }
 
 TEST_CASE("revoking a key when SCAN returns only keys of other names finds no key") {
-  Fixture f("*2\r\n" + bulk("0") + "*2\r\n" + bulk("rl:") + bulk("rl:apikey:ffff"));
+  ScriptedDirectory f("*2\r\n" + bulk("0") + "*2\r\n" + bulk("rl:") + bulk("rl:apikey:ffff"));
   std::optional<core::Error> error;
   f.directory.revoke_key("0123456789abcdef", [&](core::Result<store::KeyRecord> r) {
     REQUIRE_FALSE(r.ok());

@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kWrongType =
+constexpr const char* kWrongTypeRecord =
     "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
 std::string hash(std::initializer_list<std::string_view> fields) {
@@ -31,8 +31,8 @@ std::string hash(std::initializer_list<std::string_view> fields) {
 const std::string kGood(64, 'a');
 const std::string kOther(64, 'b');
 
-struct Fixture {
-  Fixture() {
+struct DirectoryFixture {
+  DirectoryFixture() {
     records["rl:apikey:" + kGood] = hash({"user", "u1", "key_id", "aaaaaaaaaaaaaaaa"});
     records["rl:apikey:" + kOther] = hash({"user", "u2", "key_id", "bbbbbbbbbbbbbbbb"});
     records["rl:user:u1"] = hash({"tier", "free", "created_at", "1", "disabled", "0"});
@@ -78,8 +78,8 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("a user hash of the wrong type is an error naming the user, for its keys only") {
-  Fixture f;
-  f.records["rl:user:u1"] = kWrongType;
+  DirectoryFixture f;
+  f.records["rl:user:u1"] = kWrongTypeRecord;
   CHECK(f.error_of(kGood) ==
         "malformed user 'u1': Redis replied: WRONGTYPE Operation against a key holding the "
         "wrong kind of value");
@@ -91,10 +91,10 @@ TEST_CASE("a user hash of the wrong type is an error naming the user, for its ke
 }
 
 TEST_CASE("a tier hash of the wrong type or with a malformed field is an error naming it") {
-  Fixture f;
-  f.records["rl:tier:free"] = kWrongType;
+  DirectoryFixture f;
+  f.records["rl:tier:free"] = kWrongTypeRecord;
   CHECK(f.error_of(kGood).starts_with("malformed tier 'free': Redis replied: WRONGTYPE"));
-  f.records["rl:tier:free"] = Fixture::tier("abc");
+  f.records["rl:tier:free"] = DirectoryFixture::tier("abc");
   CHECK(f.error_of(kGood) == "malformed tier 'free': field burst_limit");
   f.records["rl:tier:free"] = hash({"base_limit", "10"});
   CHECK(f.error_of(kGood) == "malformed tier 'free': field burst_limit");
@@ -102,26 +102,26 @@ TEST_CASE("a tier hash of the wrong type or with a malformed field is an error n
 }
 
 TEST_CASE("a user with an unknown tier or no tier is an error naming both") {
-  Fixture f;
+  DirectoryFixture f;
   f.records["rl:user:u1"] = hash({"tier", "gold", "created_at", "1"});
   CHECK(f.error_of(kGood) == "user 'u1' has tier 'gold', which does not exist");
-  Fixture g;
+  DirectoryFixture g;
   g.records["rl:user:u1"] = hash({"created_at", "1"});
   CHECK(g.error_of(kGood) == "malformed user 'u1': field tier");
 }
 
 TEST_CASE("an API key hash of the wrong type is named by its key id, never its digest") {
-  Fixture f;
-  f.records["rl:apikey:" + kGood] = kWrongType;
+  DirectoryFixture f;
+  f.records["rl:apikey:" + kGood] = kWrongTypeRecord;
   const std::string e = f.error_of(kGood);
   CHECK(e.starts_with("malformed API key 'aaaaaaaaaaaaaaaa': Redis replied: WRONGTYPE"));
   CHECK(e.find(kGood) == std::string::npos);
 }
 
 TEST_CASE("a record damaged after it was cached is an error once the cache is stale") {
-  Fixture f;
+  DirectoryFixture f;
   REQUIRE(f.resolve(kGood).ok());
-  f.records["rl:user:u1"] = kWrongType;
+  f.records["rl:user:u1"] = kWrongTypeRecord;
   CHECK(f.resolve(kGood).ok());  // still fresh in the cache
   f.h.clock.advance(61s);        // past cache_ttl
   CHECK(f.error_of(kGood).starts_with("malformed user 'u1'"));

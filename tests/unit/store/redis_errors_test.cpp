@@ -18,7 +18,8 @@ using rl::test::parse_resp;
 
 namespace {
 
-const char* kWrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+const char* kWrongTypeReply =
+    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
 }  // namespace
 
@@ -30,7 +31,7 @@ TEST_CASE("no reply at all is an endpoint failure, reported as it came") {
 }
 
 TEST_CASE("a WRONGTYPE reply proves Redis reachable and is an internal error with its text") {
-  const RedisResult r = parse_resp(kWrongType);
+  const RedisResult r = parse_resp(kWrongTypeReply);
   CHECK_FALSE(endpoint_failure(r));
   const auto e = reply_error(r);
   REQUIRE(e.has_value());
@@ -78,7 +79,7 @@ TEST_CASE("the breaker counts one failure per burst, and nothing for a refusal o
     CHECK_FALSE(note_outcome(breaker, refused, false));
   CHECK(breaker.state() == rl::breaker::State::closed);
   // A reply, even WRONGTYPE, is Redis answering: it is readable and resets the count.
-  CHECK(note_outcome(breaker, parse_resp(kWrongType), false));
+  CHECK(note_outcome(breaker, parse_resp(kWrongTypeReply), false));
   CHECK_FALSE(note_outcome(breaker, timeout, false));
   CHECK(breaker.state() == rl::breaker::State::closed);
   // A reply saying the server cannot serve counts even inside a burst; a second burst opens.

@@ -9,13 +9,14 @@
 #include "store/memory_store.h"
 #include "store/redis_codec.h"
 #include "store/redis_store.h"
+#include "support/common.h"
 #include "support/scripted_commands.h"
 
 using namespace rl;
 
 namespace {
 
-const core::WallTime kNow = core::from_unix_ms(1'700'000'040'000);
+using rl::test::kNow;
 const std::string kForever = ":" + std::to_string(INT64_MAX) + "\r\n";
 
 class NullSink final : public obs::LogSink {
@@ -24,8 +25,8 @@ class NullSink final : public obs::LogSink {
 };
 
 // A RedisStore over `replies`, as rld wires it.
-struct Fixture {
-  explicit Fixture(std::string_view replies)
+struct ScriptedStore {
+  explicit ScriptedStore(std::string_view replies)
       : clock(kNow),
         log(sink, clock),
         redis(replies),
@@ -60,7 +61,7 @@ struct Fixture {
 // Found by the resp_reply fuzz harness: now + PTTL overflowed (undefined behaviour; in practice
 // a block ending before it began, so not in force).
 TEST_CASE("a block whose TTL in Redis is beyond any clock stays in force") {
-  Fixture f(kForever);
+  ScriptedStore f(kForever);
   f.store.on_block_event("192.0.2.10");
   f.redis.drain();
   const auto block = f.find_block("192.0.2.10");
@@ -69,7 +70,7 @@ TEST_CASE("a block whose TTL in Redis is beyond any clock stays in force") {
 }
 
 TEST_CASE("an invalid attempt that Redis blocks for longer than any clock blocks") {
-  Fixture f("*3\r\n:11\r\n:1\r\n" + kForever);
+  ScriptedStore f("*3\r\n:11\r\n:1\r\n" + kForever);
   std::optional<store::AttemptOutcome> outcome;
   f.store.record_invalid_attempt("192.0.2.10", store::AttemptRules{},
                                  [&](core::Result<store::AttemptOutcome> r) {
@@ -84,7 +85,8 @@ TEST_CASE("an invalid attempt that Redis blocks for longer than any clock blocks
 }
 
 TEST_CASE("a listed block with a TTL beyond any clock ends far in the future") {
-  Fixture f("*2\r\n$1\r\n0\r\n*1\r\n$20\r\nrl:block:{192.0.2.9}\r\n$6\r\nreason\r\n" + kForever);
+  ScriptedStore f("*2\r\n$1\r\n0\r\n*1\r\n$20\r\nrl:block:{192.0.2.9}\r\n$6\r\nreason\r\n" +
+                  kForever);
   std::optional<std::vector<store::Block>> blocks;
   f.store.list_blocks([&](core::Result<std::vector<store::Block>> r) {
     REQUIRE(r.ok());
@@ -98,7 +100,7 @@ TEST_CASE("a listed block with a TTL beyond any clock ends far in the future") {
 }
 
 TEST_CASE("a script's reset and wait beyond any clock are bounded") {
-  Fixture f("*5\r\n:0\r\n:0\r\n:5\r\n" + kForever + kForever);
+  ScriptedStore f("*5\r\n:0\r\n:0\r\n:5\r\n" + kForever + kForever);
   std::optional<limiter::Decision> decision;
   const store::CounterKey key{"u", limiter::Algorithm::sliding_window, core::Seconds{60}, {}};
   f.store.consume(key, limiter::Quota{5, core::Seconds{60}}, 1,

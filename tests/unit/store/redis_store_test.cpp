@@ -24,8 +24,8 @@ constexpr const char* kWrongType =
     "-WRONGTYPE Operation against a key holding the wrong kind of value script: 71c3\r\n";
 constexpr const char* kDecision = "*5\r\n:1\r\n:99\r\n:1\r\n:1700000120000\r\n:0\r\n";
 
-struct Fixture {
-  explicit Fixture(policy::FailurePolicy policy) {
+struct StoreFixture {
+  explicit StoreFixture(policy::FailurePolicy policy) {
     h.fake->set_handler([this](const test::Command& c) -> std::optional<std::string> {
       if (c[0] != "EVALSHA") return std::nullopt;
       ++scripts;
@@ -59,7 +59,7 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("LOADING: the failure policy answers, the breaker opens, Redis is asked after it") {
-  Fixture f(policy::FailurePolicy::local);
+  StoreFixture f(policy::FailurePolicy::local);
   f.reply = kLoading;
   for (std::int64_t remaining : {19, 18, 17}) {  // counted here, with the same limit
     const auto d = f.consume("u1");
@@ -81,7 +81,7 @@ TEST_CASE("LOADING: the failure policy answers, the breaker opens, Redis is aske
 }
 
 TEST_CASE("LOADING under the deny policy is unavailable") {
-  Fixture f(policy::FailurePolicy::deny);
+  StoreFixture f(policy::FailurePolicy::deny);
   f.reply = kLoading;
   const auto d = f.consume("u1");
   REQUIRE_FALSE(d.ok());
@@ -90,7 +90,7 @@ TEST_CASE("LOADING under the deny policy is unavailable") {
 }
 
 TEST_CASE("WRONGTYPE on a counter is that user's error: the breaker stays closed") {
-  Fixture f(policy::FailurePolicy::deny);
+  StoreFixture f(policy::FailurePolicy::deny);
   f.h.fake->set_handler([&f](const test::Command& c) -> std::optional<std::string> {
     if (c[0] != "EVALSHA") return std::nullopt;
     ++f.scripts;
@@ -120,7 +120,7 @@ TEST_CASE("WRONGTYPE on a counter is that user's error: the breaker stays closed
 }
 
 TEST_CASE("WRONGTYPE on a counter under the local policy is limited here") {
-  Fixture f(policy::FailurePolicy::local);
+  StoreFixture f(policy::FailurePolicy::local);
   f.reply = kWrongType;
   for (std::int64_t remaining : {19, 18}) {
     const auto d = f.consume("damaged");
