@@ -47,11 +47,11 @@ void write_error(http::ResponseWriter& w, int status, std::string_view code,
   finish_error(w, code, message, request_id, scratch);
 }
 
-void write_json(http::ResponseWriter& w, int status, std::string_view json,
+void write_json(http::ResponseWriter& w, int status, std::string_view body,
                 std::string_view request_id) {
   w.status(status);
   if (!request_id.empty()) w.header("X-Request-ID", request_id);
-  w.body("application/json", json);
+  w.body("application/json", body);
 }
 
 std::int64_t retry_after_seconds(core::Millis wait) {
