@@ -19,7 +19,8 @@ find_path(LLHTTP_SOURCE_DIR llhttp.c PATHS /usr/share/llhttp REQUIRED NO_DEFAULT
 add_library(llhttp STATIC
   ${LLHTTP_SOURCE_DIR}/llhttp.c ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}/http.c)
 target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
-set_target_properties(llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON)
+# Not a unity build: llhttp's C files declare the same static helpers.
+set_target_properties(llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON UNITY_BUILD OFF)
 target_compile_options(llhttp PRIVATE -w)
 # Strict mode: no bare LF line endings, no obs-fold leniency — a limiter is a security boundary.
 target_compile_definitions(llhttp PUBLIC LLHTTP_STRICT_MODE=1)
