@@ -301,7 +301,9 @@ class Rld:
         self._lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, timeout=10):
+    def start(self, timeout=10, failing=False):
+        """Starts rld and waits for "ready"; failing=True: for a start expected to fail, returns at
+        its "listen_failed" or "config_invalid" line, whether or not rld has exited yet."""
         cmd = self.launcher + [rld_binary()]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
@@ -314,7 +316,7 @@ class Rld:
         if not self._ready.wait(timeout):
             self.kill()
             raise RuntimeError("rld did not become ready:\n" + self.log_text())
-        if self.proc.poll() is not None:
+        if not failing and self.proc.poll() is not None:
             raise RuntimeError("rld exited at start:\n" + self.log_text())
         return self
 

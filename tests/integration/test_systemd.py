@@ -206,7 +206,7 @@ def test_an_inherited_descriptor_that_is_not_a_listening_socket_fails_the_start(
     tcp.bind(("127.0.0.1", 0))
     rld = make_rld(start=False, env={"LISTEN_FDS": "1"}, launcher=SET_LISTEN_PID,
                    popen=as_systemd_passes(tcp))
-    rld.start()  # "listen_failed" ends the wait for ready
+    rld.start(failing=True)
     assert rld.wait(5) == 1
     rld.proc = None  # the refusal is the expected outcome, not an unclean stop
     failed = rld.log_events("listen_failed")
