@@ -7,6 +7,7 @@ socket path. FaultProxy sits in front of one and answers chosen commands badly: 
 in Redis' place (LOADING), a reply cut mid-stream, half a reply and then silence."""
 import collections
 import os
+import select
 import shutil
 import signal
 import socket
@@ -247,6 +248,18 @@ class FaultProxy:
             self._spawn(self._replies, client, upstream, link)
         _close_quietly(self._listener)
 
+    def _recv(self, sock):
+        """What `sock` has, or b"" once the proxy stops or the socket is gone. A recv blocked on a
+        socket that another thread closes is not always woken, so this waits in select instead."""
+        while not self._stopping.is_set():
+            try:
+                ready, _, _ = select.select([sock], [], [], 0.1)
+                if ready:
+                    return sock.recv(65536)
+            except (OSError, ValueError):  # ValueError: closed here (fd -1) meanwhile
+                break
+        return b""
+
     def _take(self, name):
         with self._lock:
             for rule in self._rules:
@@ -260,7 +273,7 @@ class FaultProxy:
         buf = b""
         try:
             while True:
-                data = client.recv(65536)
+                data = self._recv(client)
                 if not data:
                     break
                 buf += data
@@ -284,7 +297,7 @@ class FaultProxy:
         buf, raw_mode = b"", False
         try:
             while True:
-                data = upstream.recv(65536)
+                data = self._recv(upstream)
                 if not data:
                     break
                 if raw_mode:
