@@ -204,21 +204,20 @@ void Client::scan(std::string pattern, std::size_t limit, ScanCallback done) {
   state->next = [this, weak = std::weak_ptr<State>(state)](std::string cursor) {
     auto s = weak.lock();
     if (!s) return;
-    command({"SCAN", cursor, "MATCH", s->pattern, "COUNT", "1000"},
-            [this, s](core::Result<ReplyPtr> r) {
-              if (!r) return s->done(r.error());
-              const redisReply* cursor_reply = element(**r, 0);
-              const redisReply* keys = element(**r, 1);
-              if (cursor_reply == nullptr || keys == nullptr || !is_array(*keys)) {
-                return s->done(core::make_error(core::Errc::internal, "unexpected SCAN reply"));
-              }
-              for (std::size_t i = 0; i < keys->elements && s->keys.size() < s->limit; ++i) {
-                s->keys.emplace_back(text(*keys->element[i]));
-              }
-              const std::string next(text(*cursor_reply));
-              if (next == "0" || s->keys.size() >= s->limit) return s->done(std::move(s->keys));
-              s->next(next);
-            });
+    command({"SCAN", cursor, "MATCH", s->pattern, "COUNT", "1000"}, [s](core::Result<ReplyPtr> r) {
+      if (!r) return s->done(r.error());
+      const redisReply* cursor_reply = element(**r, 0);
+      const redisReply* keys = element(**r, 1);
+      if (cursor_reply == nullptr || keys == nullptr || !is_array(*keys)) {
+        return s->done(core::make_error(core::Errc::internal, "unexpected SCAN reply"));
+      }
+      for (std::size_t i = 0; i < keys->elements && s->keys.size() < s->limit; ++i) {
+        s->keys.emplace_back(text(*keys->element[i]));
+      }
+      const std::string next(text(*cursor_reply));
+      if (next == "0" || s->keys.size() >= s->limit) return s->done(std::move(s->keys));
+      s->next(next);
+    });
   };
   state->next("0");
 }
