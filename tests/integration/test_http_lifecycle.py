@@ -309,6 +309,40 @@ def test_running_out_of_descriptors_pauses_accepting_without_spinning(make_rld):
     scrape.close()
 
 
+def soft_limit_of(pid):
+    """The soft `Max open files` of a running process, from /proc/<pid>/limits."""
+    line = next(l for l in Path(f"/proc/{pid}/limits").read_text().splitlines()
+                if l.startswith("Max open files"))
+    return int(line.split()[3])
+
+
+def test_the_descriptor_limit_is_raised_to_the_hard_limit_and_a_shortfall_reported(make_rld):
+    """Soft 64, hard 3000, max_connections 10000 (the default): rld raises its soft limit to the
+    hard one and warns at start that 3000 is short of what it may need."""
+    rld = make_rld(settings={"server": {"workers": 2}},
+                   popen={"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                   (FD_LIMIT, 3000))})
+    assert soft_limit_of(rld.proc.pid) == 3000
+    raised = rld.log_events("descriptor_limit_raised")
+    assert [(e["from"], e["to"]) for e in raised] == [(FD_LIMIT, 3000)]
+    low = rld.log_events("descriptor_limit_low")
+    wanted = 10000 + 64 + 2 * (2 + 8)  # clients + own descriptors + per worker: Redis links + 8
+    assert [(e["level"], e["limit"], e["wanted"], e["max_connections"]) for e in low] == \
+        [("warn", 3000, wanted, 10000)]
+    assert "LimitNOFILE" in low[0]["hint"]
+
+
+def test_a_descriptor_limit_that_fits_max_connections_is_raised_without_a_warning(make_rld):
+    rld = make_rld(settings={"server": {"workers": 2, "max_connections": 100}},
+                   popen={"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                   (FD_LIMIT, 3000))})
+    wanted = 100 + 64 + 2 * (2 + 8)
+    assert soft_limit_of(rld.proc.pid) == wanted
+    assert [(e["from"], e["to"]) for e in rld.log_events("descriptor_limit_raised")] == \
+        [(FD_LIMIT, wanted)]
+    assert rld.log_events("descriptor_limit_low") == []
+
+
 # -- SIGTERM drain -----------------------------------------------------------------------------
 def refused(rld, via):
     try:
