@@ -10,14 +10,21 @@ local start = t - t % w
 
 local state = redis.call('HMGET', KEYS[1], 's', 'c')
 local count = 0
-if tonumber(state[1]) == start then count = tonumber(state[2]) or 0 end
+-- Within the window its first decision opened (start and expiry set then, a count of digits
+-- stored), a decision only adds to the count: one cheap HINCRBY instead of HSET + PEXPIRE.
+local opened = tonumber(state[1]) == start and counted(state[2])
+if opened then count = tonumber(state[2]) end
 
 local need = math.max(cost, 1)
 local allowed = need <= limit and count <= limit - need
 if allowed and cost > 0 then
   count = count + cost
-  redis.call('HSET', KEYS[1], 's', start, 'c', count)
-  redis.call('PEXPIRE', KEYS[1], start + w - t)
+  if opened then
+    redis.call('HINCRBY', KEYS[1], 'c', cost)
+  else
+    redis.call('HSET', KEYS[1], 's', start, 'c', count)
+    redis.call('PEXPIRE', KEYS[1], start + w - t)
+  end
 end
 local retry = 0
 if not allowed then

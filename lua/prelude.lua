@@ -28,3 +28,8 @@ local function cdiv(a, b)
   if a <= 0 then return 0 end
   return idiv(a + b - 1, b)
 end
+
+-- True for a stored count HINCRBY can add to: digits only (a damaged field is rewritten whole).
+local function counted(field)
+  return field ~= nil and field ~= false and string.find(field, '^%d+$') ~= nil
+end

@@ -11,6 +11,9 @@ local start = t - t % w
 local state = redis.call('HMGET', KEYS[1], 's', 'c', 'p')
 local stored_start = tonumber(state[1])
 local current, previous = tonumber(state[2]) or 0, tonumber(state[3]) or 0
+-- Within the window whose first decision set start, previous count and expiry (with a count of
+-- digits stored), a decision only adds to the count: one HINCRBY instead of HSET + PEXPIRE.
+local opened = stored_start == start and counted(state[2])
 if stored_start ~= start then
   if stored_start == start - w then previous = current else previous = 0 end
   current = 0
@@ -24,8 +27,12 @@ local allowed = need <= limit and used + need * w <= capacity
 if allowed and cost > 0 then
   current = current + cost
   used = used + cost * w
-  redis.call('HSET', KEYS[1], 's', start, 'c', current, 'p', previous)
-  redis.call('PEXPIRE', KEYS[1], start + 2 * w - t)
+  if opened then
+    redis.call('HINCRBY', KEYS[1], 'c', cost)
+  else
+    redis.call('HSET', KEYS[1], 's', start, 'c', current, 'p', previous)
+    redis.call('PEXPIRE', KEYS[1], start + 2 * w - t)
+  end
 end
 
 local remaining = 0
