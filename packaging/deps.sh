@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages rl needs to build and test, and only those that are missing,
 # so that `make run` and `make test` work on a fresh machine and cost nothing on a prepared one.
-# Usage: packaging/deps.sh [build|package|test|fuzz]   (default: test: build, package and test)
+# Usage: packaging/deps.sh [build|package|test|fuzz|bench]   (default: test: build, package, test)
 set -eu
 
 build_pkgs="g++ make cmake ninja-build pkg-config libuv1-dev libhiredis-dev node-llhttp \
@@ -15,12 +15,18 @@ $package_pkgs"
 # clang with its libFuzzer, ASan and UBSan runtimes: `make fuzz`.
 fuzz_pkgs="clang libclang-rt-14-dev"
 
+# bench/run: the load generator and the peers' servers (node and npm are checked by bench/run
+# itself: a Node from elsewhere must not be replaced by Debian's).
+bench_pkgs="wrk curl redis-server redis-tools nginx python3-fastapi python3-uvicorn python3-redis \
+python3-uvloop python3-httptools"
+
 case "${1:-test}" in
   build) wanted="$build_pkgs" ;;
   package) wanted="$build_pkgs $package_pkgs" ;;
   test) wanted="$build_pkgs $test_pkgs" ;;
   fuzz) wanted="$build_pkgs $fuzz_pkgs" ;;
-  *) echo "usage: $0 [build|package|test|fuzz]" >&2; exit 2 ;;
+  bench) wanted="$build_pkgs $bench_pkgs" ;;
+  *) echo "usage: $0 [build|package|test|fuzz|bench]" >&2; exit 2 ;;
 esac
 
 missing=""
