@@ -71,8 +71,10 @@ void Connection::account() {
 
 void Connection::update_reading() {
   if (phase_ == Phase::closed) return;
-  const bool want = (phase_ == Phase::open && !exchange_pending() && !peer_eof_ &&
-                     pending_.empty() && !over_budget()) ||
+  // The socket stays armed while an answer is pending: stopping and restarting it cost two
+  // epoll_ctl calls per request. What a pipelining client sends meanwhile waits in pending_.
+  const bool want = (phase_ == Phase::open && !peer_eof_ && pending_.size() < kMaxPendingInput &&
+                     !over_budget()) ||
                     (phase_ == Phase::shutting_down && !peer_eof_);
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
@@ -116,6 +118,11 @@ void Connection::on_eof() {
 }
 
 void Connection::process(const char* data, std::size_t len) {
+  if (exchange_pending() || !pending_.empty()) {  // read ahead: parsed after the answer, in order
+    if (phase_ == Phase::open) pending_.append(data, len);
+    update_reading();
+    return;
+  }
   while (len > 0 && phase_ == Phase::open) {
     if (over_budget()) break;  // the rest waits in pending_ until the client reads
     if (!parser_.in_request()) request_started_ms_ = uv_now(server_.loop_);
@@ -225,6 +232,30 @@ void Connection::flush() {
   if (writing() || phase_ == Phase::closed) return;
   if (out_.empty()) {
     after_flush();
+    return;
+  }
+  // An answer nearly always fits the socket buffer: written here, it needs no write request,
+  // whose completion would cost libuv an epoll_ctl per answer. What does not fit goes through
+  // uv_write.
+  uv_buf_t all = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  const int written = uv_try_write(stream(), &all, 1);
+  if (written == static_cast<int>(out_.size())) {
+    out_.clear();
+    account();
+    if (!pending_.empty() && !exchange_pending()) {  // held back by the budget, which has room
+      resume();
+      update_reading();
+      flush();
+      return;
+    }
+    update_reading();
+    after_flush();
+    return;
+  }
+  if (written > 0) {
+    out_.erase(0, static_cast<std::size_t>(written));
+  } else if (written != UV_EAGAIN && written != UV_ENOSYS) {
+    close();  // the peer is gone (EPIPE, ECONNRESET)
     return;
   }
   writing_.swap(out_);

@@ -20,6 +20,8 @@ class Server;
 class Connection {
  public:
   static constexpr std::size_t kMaxBufferedOutput = 256 * 1024;
+  // Bytes read ahead while an answer is pending (a pipelining client), before reading pauses.
+  static constexpr std::size_t kMaxPendingInput = 64 * 1024;
 
   Connection(Server& server, bool unix_socket);
   ~Connection();
@@ -83,7 +85,7 @@ class Connection {
   Exchange exchange_;
   std::string out_;      // responses waiting to be written
   std::string writing_;  // the buffer uv_write is sending (non-empty while a write is in flight)
-  std::string pending_;  // bytes read but not yet parsed (paused for an answer or the budget)
+  std::string pending_;  // bytes read but not yet parsed (waiting for an answer or the budget)
   std::string scratch_;
   std::size_t accounted_ = 0;  // bytes of out_ + writing_ last reported to the server
   Phase phase_ = Phase::open;
