@@ -76,8 +76,9 @@ void Connection::start() {
   uv_timer_init(loop_, &retry_);
   uv_check_init(loop_, &check_);
   uv_idle_init(loop_, &idle_);
-  timer_.data = retry_.data = check_.data = idle_.data = this;
-  handles_open_ = 4;
+  uv_prepare_init(loop_, &flush_prepare_);
+  timer_.data = retry_.data = check_.data = idle_.data = flush_prepare_.data = this;
+  handles_open_ = 5;
   reader_ = make_reader();
   dial();
 }
@@ -106,11 +107,34 @@ void Connection::enqueue(std::span<const std::string_view> args, Callback done, 
   const bool first_live = queue_.size() == overdue_;
   queue_.push_back(Pending{std::move(done), deadline, fresh_now()});
   if (first_live) arm_timer();
-  flush();
+  if (!flush_armed_) {
+    flush_armed_ = true;
+    uv_prepare_start(&flush_prepare_, on_flush_prepare);
+  }
+}
+
+void Connection::on_flush_prepare(uv_prepare_t* prepare) {
+  auto* c = static_cast<Connection*>(prepare->data);
+  c->flush_armed_ = false;
+  uv_prepare_stop(prepare);
+  c->flush();
 }
 
 void Connection::flush() {
   if (!writing_.empty() || out_.empty() || !stream_open_) return;
+  // Usually all of it fits the socket buffer: written here, it needs no write request (whose
+  // completion costs libuv an epoll_ctl). The rest, if any, goes through uv_write.
+  uv_buf_t all = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  const int written = uv_try_write(&stream_.stream, &all, 1);
+  if (written == static_cast<int>(out_.size())) {
+    out_.clear();
+    return;
+  }
+  if (written > 0) {
+    out_.erase(0, static_cast<std::size_t>(written));
+  } else if (written != UV_EAGAIN && written != UV_ENOSYS) {
+    return fail(std::string("write: ") + uv_strerror(written));
+  }
   writing_.swap(out_);
   out_.clear();
   write_req_.data = this;
@@ -286,10 +310,11 @@ void Connection::close(std::function<void()> closed) {
     c->maybe_closed();
   };
   if (handles_open_ > 0) {
-    passing_ = false;
+    passing_ = flush_armed_ = false;
     for (auto* h :
          {reinterpret_cast<uv_handle_t*>(&timer_), reinterpret_cast<uv_handle_t*>(&retry_),
-          reinterpret_cast<uv_handle_t*>(&check_), reinterpret_cast<uv_handle_t*>(&idle_)}) {
+          reinterpret_cast<uv_handle_t*>(&check_), reinterpret_cast<uv_handle_t*>(&idle_),
+          reinterpret_cast<uv_handle_t*>(&flush_prepare_)}) {
       uv_close(h, closed_cb);
     }
   }

@@ -124,6 +124,7 @@ class Connection {
   static void on_write(uv_write_t* req, int status);
   static void on_timer(uv_timer_t* timer);
   static void on_check(uv_check_t* check);
+  static void on_flush_prepare(uv_prepare_t* prepare);
   static void on_retry(uv_timer_t* timer);
   static void on_stream_closed(uv_handle_t* handle);
 
@@ -166,6 +167,10 @@ class Connection {
   uv_check_t check_{};
   uv_idle_t idle_{};
   bool passing_ = false;
+  // Commands are written once per loop turn, just before the loop polls: everything sent in
+  // that turn (a batch of HTTP requests' decisions) goes to Redis in one write.
+  uv_prepare_t flush_prepare_{};
+  bool flush_armed_ = false;
   uv_timer_t retry_{};  // reconnect backoff
   redisReader* reader_ = nullptr;
   State state_ = State::disconnected;
