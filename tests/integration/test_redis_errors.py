@@ -224,6 +224,8 @@ def test_readonly_after_a_failover_drops_the_connection_and_recovers(make_rld, r
         rld = rld_on(make_rld, a.url)
         key = fresh_user(a)
         assert [r.status for r, _ in timed(rld, key, 2)] == [200, 200]
+        # Redis 7 waits repl-diskless-sync-delay (5 s) for more replicas before a full sync.
+        assert a.command("CONFIG", "SET", "repl-diskless-sync-delay", "0") == "OK"
         assert b.command("REPLICAOF", "127.0.0.1", a.port) == "OK"
         assert poll_until(lambda: info(b, "replication", "master_link_status") == "up",
                           5) is not None
