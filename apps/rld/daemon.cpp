@@ -1,13 +1,12 @@
 // Daemon: start-up, the signal handlers, reload and graceful shutdown, driving the workers.
 #include "apps/rld/daemon.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "apps/rld/backend.h"
+#include "apps/rld/descriptor_limit.h"
 #include "apps/rld/mailbox.h"
 #include "apps/rld/service_manager.h"
 #include "apps/rld/service_notifier.h"
@@ -19,33 +18,6 @@ namespace rl::rld {
 namespace {
 
 constexpr std::uint64_t kSharedSweepMs = 5000;
-
-// Descriptors rld may need: one per allowed client plus its own (listeners, event loops, Redis
-// links). The soft RLIMIT_NOFILE is raised toward that, up to the hard limit; when even the hard
-// limit is short, a warning says so at start rather than as accept_paused under load.
-void fit_descriptor_limit(const config::DaemonConfig& c, obs::Logger& log) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  const auto workers = static_cast<rlim_t>(c.server.workers);
-  const rlim_t wanted =
-      c.server.max_connections + 64 + workers * (static_cast<rlim_t>(c.redis.connections) + 8);
-  const rlim_t before = limit.rlim_cur;
-  if (before >= wanted) return;
-  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
-  if (limit.rlim_cur > before && setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
-  if (limit.rlim_cur > before) {
-    log.info("descriptor_limit_raised",
-             {{"from", std::uint64_t{before}}, {"to", std::uint64_t{limit.rlim_cur}}});
-  }
-  if (limit.rlim_cur < wanted) {
-    log.warn(
-        "descriptor_limit_low",
-        {{"limit", std::uint64_t{limit.rlim_cur}},
-         {"wanted", std::uint64_t{wanted}},
-         {"max_connections", std::uint64_t{c.server.max_connections}},
-         {"hint", "raise LimitNOFILE (systemd) or ulimit -n, or lower server.max_connections"}});
-  }
-}
 
 // What a reload cannot change without a restart.
 std::string restart_only_changes(const config::DaemonConfig& a, const config::DaemonConfig& b) {
