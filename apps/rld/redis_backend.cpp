@@ -250,7 +250,7 @@ class RedisBackend final : public Backend {
       bootstrapping_ = false;
       if (!s) {
         log_.warn("redis_bootstrap_failed", {{"error", s.error().message}});
-        return;  // tried again at the next connection or heartbeat
+        return;  // tried again by probe() and at the next connection
       }
       const bool first = !bootstrapped_;
       bootstrapped_ = true;
@@ -267,7 +267,13 @@ class RedisBackend final : public Backend {
   // script with a shebang and no `no-writes` flag under OOM, on a replica and during CLIENT
   // PAUSE WRITE, before it runs. (An older Redis cannot compile it: an error reply, which
   // still proves Redis there.) Then an empty Redis is set up again.
+  // A bootstrap that failed (its few-millisecond deadlines missed on a busy host) is tried
+  // again here too, rather than only at the next heartbeat, 5 s later.
   void probe() {
+    if (!bootstrapped_) {
+      if (client_->ready()) bootstrap();
+      return;
+    }
     if (breaker_.state() == breaker::State::closed || !breaker_.allow()) return;
     client_->command({"EVAL", "#!lua\nreturn 1", "0"}, [this](core::Result<redis::ReplyPtr> r) {
       if (!store::note_outcome(breaker_, r, client_->repeated_failure())) return;
@@ -278,10 +284,7 @@ class RedisBackend final : public Backend {
   }
 
   void beat() {
-    if (!bootstrapped_) {
-      if (client_->ready()) bootstrap();
-      return;
-    }
+    if (!bootstrapped_) return;  // probe() sets Redis up first
     subscriber_.ping();
     if (index_ != 0) return;  // one heartbeat per instance, not per worker
     const std::string key = keys_.instance(shared_.id_);

@@ -65,6 +65,7 @@ Client::Client(uv_loop_t* loop, ConnectionOptions options, int connections, obs:
       log_(log),
       metrics_(metrics),
       timeout_(options.timeout),
+      setup_timeout_(options.connect_timeout),
       url_(options.url),
       endpoint_(options.url.redacted()),
       was_ready_(static_cast<std::size_t>(connections), false) {
@@ -222,9 +223,13 @@ void Client::scan(std::string pattern, std::size_t limit, ScanCallback done) {
   state->next("0");
 }
 
+// Part of setting a connection up, not a decision: the scripts get the connect deadline, not
+// the decisions' few milliseconds, which a busy host at start-up may miss.
 void Client::load_scripts(Connection& c) {
+  const Connection::Instant deadline = Connection::fresh_now() + setup_timeout_;
   for (const Script& s : all_scripts()) {
-    c.send({"SCRIPT", "LOAD", s.source}, [this, &s](core::Result<ReplyPtr> r) {
+    const std::string_view args[] = {"SCRIPT", "LOAD", s.source};
+    c.send(args, deadline, [this, &s](core::Result<ReplyPtr> r) {
       if (!r || is_error(**r) || text(**r) != s.sha1) {
         log_.warn("redis_script_load_failed",
                   {{"script", s.name}, {"error", r ? std::string(text(**r)) : r.error().message}});

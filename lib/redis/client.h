@@ -84,6 +84,7 @@ class Client final : public Commands {
   ClientMetrics& metrics_;
   std::vector<std::unique_ptr<Connection>> connections_;
   core::Millis timeout_;
+  core::Millis setup_timeout_;  // for what sets a connection up: its connect timeout
   config::RedisUrl url_;
   std::string endpoint_;  // for logs, password redacted
   std::function<void()> on_ready_;

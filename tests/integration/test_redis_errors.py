@@ -317,6 +317,22 @@ def test_loading_is_answered_by_the_policy_and_retried_later(make_rld, redis, pr
     assert alive(rld)
 
 
+def test_a_failed_bootstrap_is_tried_again_within_a_second_not_at_the_heartbeat(make_rld,
+                                                                               proxy):
+    """Setting up an empty Redis fails while Redis answers EXISTS with LOADING; rld tries again
+    every 250 ms (the readiness probe), not only at connections and the 5 s heartbeat, so it
+    is ready soon after Redis is."""
+    proxy.inject("EXISTS", "error", error=LOADING)
+    rld = rld_on(make_rld, proxy.url, wait=False)
+    # 2 workers x 2 connections could fail 4 times on connecting; more means retries.
+    assert poll_until(lambda: len(rld.log_events("redis_bootstrap_failed")) >= 8, 4.0), \
+        rld.log_text()
+    assert ready_status(rld) == 503
+    proxy.clear()
+    assert poll_until(lambda: ready_status(rld) == 200, 2.0) is not None, rld.log_text()
+    assert rld.log_events("redis_bootstrapped")
+
+
 @pytest.mark.parametrize("policy", ["local", "allow", "deny"])
 def test_oom_is_answered_by_the_policy_until_memory_is_freed(make_rld, redis, policy):
     rld = rld_on(make_rld, redis.url, policy)
