@@ -9,36 +9,51 @@
 #include "redis/command_route.h"
 
 namespace rl::redis {
-namespace {
+namespace {}  // namespace
 
-// The arguments of a script call, owned, so the call can be sent again as EVAL.
-struct OwnedCall {
-  std::string text;
-  std::vector<std::size_t> lengths;  // keys first, then args
+// A command in flight, as track() measures it. Pooled: measuring allocates nothing.
+struct Client::Tracked {
+  Callback inner;
+  Connection* connection = nullptr;
+  Connection::Instant sent{0};
+};
+
+// A script call in flight: its callback and deadline, and its keys and arguments, owned, so it
+// can be sent again as EVAL after NOSCRIPT. Pooled: once the pool's buffers have grown to the
+// working size, a call allocates nothing.
+struct Client::ScriptCall {
+  ScriptId id{};
+  Connection::Instant deadline{0};
+  Callback done;
+  std::string text;  // keys then args, back to back
+  std::vector<std::size_t> lengths;
   std::size_t keys = 0;
+  std::vector<std::string_view> command;  // the last one built, viewing `text`
 
-  OwnedCall(std::span<const std::string_view> k, std::span<const std::string_view> a) {
+  void fill(std::span<const std::string_view> k, std::span<const std::string_view> a) {
+    text.clear();
+    lengths.clear();
     keys = k.size();
     for (auto part : {k, a}) {
-      for (std::string_view s : part) {
-        text.append(s);
-        lengths.push_back(s.size());
+      for (std::string_view v : part) {
+        text.append(v);
+        lengths.push_back(v.size());
       }
     }
   }
-  std::vector<std::string_view> command(std::string_view verb, std::string_view script,
-                                        const char* numkeys) const {
-    std::vector<std::string_view> out{verb, script, numkeys};
+
+  // VERB SCRIPT NUMKEYS keys... args...; valid until the next build() or fill().
+  std::span<const std::string_view> build(std::string_view verb, std::string_view script,
+                                          std::string_view numkeys) {
+    command.assign({verb, script, numkeys});
     std::size_t at = 0;
     for (std::size_t len : lengths) {
-      out.emplace_back(text.data() + at, len);
+      command.emplace_back(text.data() + at, len);
       at += len;
     }
-    return out;
+    return command;
   }
 };
-
-}  // namespace
 
 ClientMetrics::ClientMetrics(obs::Registry& r)
     : latency(r.histogram("rl_redis_command_duration_seconds",
@@ -125,31 +140,40 @@ Connection* Client::pick() {
 }
 
 void Client::track(Callback& done, Connection* c) {
-  const auto sent = Connection::fresh_now();
-  done = [this, c, sent, inner = std::move(done)](core::Result<ReplyPtr> r) {
-    metrics_.in_flight.add(-1);
-    if (r) {
-      metrics_.latency.observe(
-          std::chrono::duration_cast<std::chrono::microseconds>(Connection::fresh_now() - sent));
-      // A redirection is followed by the cluster client, and counted there.
-      if (is_error(**r) && !is_redirection(**r)) metrics_.error_replies.inc();
-    } else if (r.error().code == core::Errc::timeout) {
-      metrics_.timeouts.inc();
-    } else if (r.error().code == core::Errc::overloaded) {
-      metrics_.refused.inc();
-    } else {
-      metrics_.unavailable.inc();
-    }
-    const bool repeated = !r && c != nullptr && c->repeated_failure();
-    // A master turned replica (a failover) refuses every write on this connection, and a
-    // name or address that moved to the new master is only followed by dialling it again.
-    const bool demoted = r && is_error(**r) && text(**r).starts_with("READONLY");
-    const bool outer = std::exchange(repeated_failure_, repeated);  // callbacks may nest
-    inner(std::move(r));
-    repeated_failure_ = outer;
-    if (demoted && c != nullptr) c->reset("Redis answered READONLY: the server is a replica now");
-  };
+  Tracked* t = tracked_.acquire();
+  t->inner = std::move(done);
+  t->connection = c;
+  t->sent = Connection::fresh_now();
+  done = [this, t](core::Result<ReplyPtr> r) { on_reply(t, std::move(r)); };
   metrics_.in_flight.add(1);
+}
+
+void Client::on_reply(Tracked* t, core::Result<ReplyPtr> r) {
+  Callback inner = std::move(t->inner);
+  Connection* c = t->connection;
+  const Connection::Instant sent = t->sent;
+  tracked_.release(t);
+  metrics_.in_flight.add(-1);
+  if (r) {
+    metrics_.latency.observe(
+        std::chrono::duration_cast<std::chrono::microseconds>(Connection::fresh_now() - sent));
+    // A redirection is followed by the cluster client, and counted there.
+    if (is_error(**r) && !is_redirection(**r)) metrics_.error_replies.inc();
+  } else if (r.error().code == core::Errc::timeout) {
+    metrics_.timeouts.inc();
+  } else if (r.error().code == core::Errc::overloaded) {
+    metrics_.refused.inc();
+  } else {
+    metrics_.unavailable.inc();
+  }
+  const bool repeated = !r && c != nullptr && c->repeated_failure();
+  // A master turned replica (a failover) refuses every write on this connection, and a
+  // name or address that moved to the new master is only followed by dialling it again.
+  const bool demoted = r && is_error(**r) && text(**r).starts_with("READONLY");
+  const bool outer = std::exchange(repeated_failure_, repeated);  // callbacks may nest
+  inner(std::move(r));
+  repeated_failure_ = outer;
+  if (demoted && c != nullptr) c->reset("Redis answered READONLY: the server is a replica now");
 }
 
 void Client::command(std::span<const std::string_view> args, Callback done) {
@@ -173,24 +197,33 @@ void Client::eval(ScriptId id, std::span<const std::string_view> keys,
 void Client::eval(ScriptId id, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, Connection::Instant deadline,
                   Callback done) {
-  const Script& s = script(id);
+  ScriptCall* call = script_calls_.acquire();
+  call->id = id;
+  call->deadline = deadline;
+  call->done = std::move(done);
+  call->fill(keys, args);
   char numkeys[8];
   *std::to_chars(numkeys, numkeys + sizeof numkeys - 1, keys.size()).ptr = '\0';
-  auto call = std::make_shared<OwnedCall>(keys, args);
-  auto first = call->command("EVALSHA", s.sha1, numkeys);
   // The retry gets what is left of this deadline: the caller's wait is bounded by one timeout.
-  command(first, deadline,
-          [this, id, call, deadline, done = std::move(done)](core::Result<ReplyPtr> r) mutable {
+  command(call->build("EVALSHA", script(id).sha1, numkeys), deadline,
+          [this, call](core::Result<ReplyPtr> r) {
             if (!r || !is_error(**r) || !text(**r).starts_with("NOSCRIPT")) {
-              return done(std::move(r));
+              return answer(call, std::move(r));
             }
             // Redis lost the script (SCRIPT FLUSH, restart): send it whole, which caches it
             // again; not at all if the budget is spent (answered as a timeout).
             metrics_.noscript.inc();
             char n[8];
             *std::to_chars(n, n + sizeof n - 1, call->keys).ptr = '\0';
-            command(call->command("EVAL", script(id).source, n), deadline, std::move(done));
+            command(call->build("EVAL", script(call->id).source, n), call->deadline,
+                    [this, call](core::Result<ReplyPtr> again) { answer(call, std::move(again)); });
           });
+}
+
+void Client::answer(ScriptCall* call, core::Result<ReplyPtr> r) {
+  Callback done = std::move(call->done);
+  script_calls_.release(call);
+  done(std::move(r));
 }
 
 void Client::scan(std::string pattern, std::size_t limit, ScanCallback done) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/free_list.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
 #include "redis/commands.h"
@@ -77,7 +78,11 @@ class Client final : public Commands {
   void send_chunk(std::shared_ptr<Batch> batch);
   void on_batch_reply(const std::shared_ptr<Batch>& batch, std::size_t i, core::Result<ReplyPtr> r);
   void load_scripts(Connection& c);
+  struct Tracked;
+  struct ScriptCall;
   void track(Callback& done, Connection* c);  // wraps `done` to measure and count the outcome
+  void on_reply(Tracked* t, core::Result<ReplyPtr> r);
+  void answer(ScriptCall* call, core::Result<ReplyPtr> r);
 
   uv_loop_t* loop_;
   obs::Logger& log_;
@@ -90,6 +95,8 @@ class Client final : public Commands {
   std::function<void()> on_ready_;
   std::vector<bool> was_ready_;  // per connection, for the connected gauge
   std::string last_error_;
+  core::FreeList<Tracked> tracked_;
+  core::FreeList<ScriptCall> script_calls_;
 };
 
 }  // namespace rl::redis

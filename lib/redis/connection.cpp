@@ -263,7 +263,7 @@ void Connection::fail(std::string_view why) {
   // Once per attempt: what it fails (a handshake's other steps, say) cannot fail it again.
   if (state_ == State::closed || state_ == State::disconnected) return;
   const std::string reason(why);
-  std::deque<Pending> failed;
+  core::RingQueue<Pending> failed;
   failed.swap(queue_);
   overdue_ = 0;
   out_.clear();
@@ -286,9 +286,10 @@ void Connection::fail(std::string_view why) {
 }
 
 // Commands failed together by one event: one burst (see repeated_failure()).
-void Connection::answer_all(std::deque<Pending>& failed, const core::Error& error) {
+void Connection::answer_all(core::RingQueue<Pending>& failed, const core::Error& error) {
   bool first = true;
-  for (auto& p : failed) {
+  for (std::size_t i = 0; i < failed.size(); ++i) {
+    Pending& p = failed[i];
     if (!p.done) continue;
     const FlagScope burst(repeated_failure_, !first);
     first = false;
@@ -299,7 +300,7 @@ void Connection::answer_all(std::deque<Pending>& failed, const core::Error& erro
 void Connection::close(std::function<void()> closed) {
   closed_ = std::move(closed);
   if (state_ == State::closed) return;
-  std::deque<Pending> failed;
+  core::RingQueue<Pending> failed;
   failed.swap(queue_);
   overdue_ = 0;
   set_state(State::closed, "closing");

@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <span>
 #include <string>
@@ -22,6 +21,7 @@
 #include "config/redis_url.h"
 #include "core/clock.h"
 #include "core/result.h"
+#include "core/ring_queue.h"
 #include "redis/reply.h"
 
 struct redisReader;
@@ -144,7 +144,7 @@ class Connection {
   void expire(Instant now);
   void arm_timer();
   void fail(std::string_view why);
-  void answer_all(std::deque<Pending>& failed, const core::Error& error);
+  void answer_all(core::RingQueue<Pending>& failed, const core::Error& error);
   void set_state(State state, std::string_view why);
 
   uv_loop_t* loop_;
@@ -178,7 +178,7 @@ class Connection {
   PushHandler push_handler_;
   // Overdue ones first, then live ones, in send order. Deadlines never decrease along the
   // queue (enqueue() clamps), so the first live command is always the next to expire.
-  std::deque<Pending> queue_;
+  core::RingQueue<Pending> queue_;  // allocates nothing in steady state, unlike std::deque
   std::size_t overdue_ = 0;
   std::string out_;
   std::string writing_;

@@ -1,5 +1,6 @@
 // Redis replies as hiredis parses them (redisReply trees), owned by a unique_ptr, with small
-// readers for what rl needs from them. The RESP protocol itself is hiredis' job.
+// readers for what rl needs from them. The RESP protocol itself is hiredis' job; the reply
+// objects come from make_reader()'s pooled builders and go back with free_reply().
 #pragma once
 
 #include <cstdint>
@@ -13,8 +14,11 @@
 
 namespace rl::redis {
 
+// Frees a reply made by a make_reader() reader (not freeReplyObject(): its objects are pooled).
+void free_reply(redisReply* r);
+
 struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
+  void operator()(redisReply* r) const { free_reply(r); }
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
@@ -42,9 +46,10 @@ const redisReply* element(const redisReply& r, std::size_t i);
 // would reserve 4 GB. 2^24 is far above any reply rl asks for (SMEMBERS of every user too).
 inline constexpr std::size_t kMaxReplyElements = std::size_t{1} << 24;
 
-// A hiredis reader like redisReaderCreate()'s, except that an array header over
-// kMaxReplyElements is a reader error (hiredis reports it as "Out of memory"). nullptr when
-// out of memory; free with redisReaderFree().
+// A hiredis reader like redisReaderCreate()'s, except that its replies' objects come from
+// per-thread pools (free them with free_reply(), which a ReplyPtr does) and that an array header
+// over kMaxReplyElements is a reader error (hiredis reports it as "Out of memory"). nullptr when
+// out of memory; free with redisReaderFree(). Every reply a ReplyPtr owns must come from one.
 redisReader* make_reader();
 
 // Appends the RESP encoding of a command to `out`.

@@ -92,26 +92,40 @@ void RedisStore::consume(const CounterKey& key, const limiter::Quota& quota, std
   const Number limit(quota.limit), window(quota.window.count() * 1000), units(cost);
   const std::string_view keys[] = {counter_key_};
   const std::string_view args[] = {limit.view(), window.view(), units.view()};
-  // The reply may come after the caller's strings are gone: keep what the fallback needs.
-  client_.eval(
-      script_for(key.algorithm), keys, args,
-      [this, user = std::string(key.user), key = CounterKey(key), quota, cost,
-       counter = counter_key_, done = std::move(done)](core::Result<redis::ReplyPtr> r) mutable {
-        key.user = user;
-        if (!note_outcome(breaker_, r, client_.repeated_failure()))
-          return fallback(key, quota, cost, std::move(done));
-        const auto d = decision_of(**r, quota.limit);
-        if (!d) {
-          // A damaged counter (WRONGTYPE) or script: the failure policy decides, but a `deny`
-          // says what went wrong rather than "unavailable".
-          log_bad_reply(script_for(key.algorithm), counter, redis::text(**r));
-          auto why = reply_error(r);
-          if (!why) why = core::make_error(core::Errc::internal, "unexpected reply from a script");
-          return fallback(key, quota, cost, std::move(done), std::move(why));
-        }
-        if (!d->allowed) over_limit_.remember(counter, cost, *d, clock_.now());
-        done(*d);
-      });
+  Waiting* w = waiting_.acquire();
+  w->user.assign(key.user);
+  w->key = key;
+  w->key.user = w->user;
+  w->quota = quota;
+  w->cost = cost;
+  w->counter.assign(counter_key_);
+  w->done = std::move(done);
+  client_.eval(script_for(key.algorithm), keys, args,
+               [this, w](core::Result<redis::ReplyPtr> r) { on_reply(w, std::move(r)); });
+}
+
+// `w` goes back to the pool only once answered: the answer may start another decision, which
+// then takes another.
+void RedisStore::on_reply(Waiting* w, core::Result<redis::ReplyPtr> r) {
+  answer(*w, std::move(r));
+  waiting_.release(w);
+}
+
+void RedisStore::answer(Waiting& w, core::Result<redis::ReplyPtr> r) {
+  Callback<limiter::Decision> done = std::move(w.done);
+  if (!note_outcome(breaker_, r, client_.repeated_failure()))
+    return fallback(w.key, w.quota, w.cost, std::move(done));
+  const auto d = decision_of(**r, w.quota.limit);
+  if (!d) {
+    // A damaged counter (WRONGTYPE) or script: the failure policy decides, but a `deny` says
+    // what went wrong rather than "unavailable".
+    log_bad_reply(script_for(w.key.algorithm), w.counter, redis::text(**r));
+    auto why = reply_error(r);
+    if (!why) why = core::make_error(core::Errc::internal, "unexpected reply from a script");
+    return fallback(w.key, w.quota, w.cost, std::move(done), std::move(why));
+  }
+  if (!d->allowed) over_limit_.remember(w.counter, w.cost, *d, clock_.now());
+  done(*d);
 }
 
 // One line a second at most: a damaged counter fails every request of its user.

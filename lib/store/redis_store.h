@@ -11,6 +11,7 @@
 #pragma once
 
 #include "breaker/circuit_breaker.h"
+#include "core/free_list.h"
 #include "obs/logger.h"
 #include "obs/metrics.h"
 #include "redis/commands.h"
@@ -64,6 +65,18 @@ class RedisStore final : public Store {
   // `why`: the error a `deny` policy answers with; by default, Redis is unavailable.
   void fallback(const CounterKey& key, const limiter::Quota& quota, std::int64_t cost,
                 Callback<limiter::Decision> done, std::optional<core::Error> why = {});
+  // A decision waiting for Redis: what its answer and the fallback need once the caller's
+  // strings are gone. Pooled (core/free_list.h): waiting allocates nothing.
+  struct Waiting {
+    std::string user;
+    CounterKey key;  // key.user views `user`
+    limiter::Quota quota;
+    std::int64_t cost = 0;
+    std::string counter;
+    Callback<limiter::Decision> done;
+  };
+  void on_reply(Waiting* w, core::Result<redis::ReplyPtr> r);
+  void answer(Waiting& w, core::Result<redis::ReplyPtr> r);
   void log_bad_reply(redis::ScriptId script, std::string_view key, std::string_view reply);
   void cache_block(std::string_view client, core::WallTime until);
   void publish_block(std::string_view client);
@@ -82,6 +95,7 @@ class RedisStore final : public Store {
   BlockCache blocks_;
   core::WallTime last_bad_reply_log_{};
   std::size_t suppressed_bad_replies_ = 0;
+  core::FreeList<Waiting> waiting_;
 };
 
 }  // namespace rl::store

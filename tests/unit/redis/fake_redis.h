@@ -140,7 +140,7 @@ class FakeRedis {
     if (status < 0) return;
     Session& s = self->sessions_.emplace_back();
     s.owner = self;
-    s.reader = redisReaderCreate();
+    s.reader = redis::make_reader();
     uv_tcp_init(self->loop_, &s.tcp);
     s.tcp.data = &s;
     uv_accept(server, reinterpret_cast<uv_stream_t*>(&s.tcp));

@@ -11,7 +11,7 @@
 namespace rl::test {
 
 inline redis::ReplyPtr parse_resp(const std::string& resp) {
-  redisReader* reader = redisReaderCreate();
+  redisReader* reader = redis::make_reader();
   REQUIRE(redisReaderFeed(reader, resp.data(), resp.size()) == REDIS_OK);
   void* reply = nullptr;
   REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
