@@ -51,3 +51,16 @@ start_redis() {
 cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat"; }
 # Microseconds per request, one decimal.
 per_request() { awk -v us="$1" -v n="$2" 'BEGIN {printf "%.1f", us / n}'; }
+
+# launch_rld TOML LOG: rld with that configuration in the background, listening on
+# 127.0.0.1:$http_port; sets rld_pid, returns once /ready is 200 (30 s), else prints LOG and exits.
+launch_rld() {
+  "$rld" --config "$1" 2>"$2" &
+  rld_pid=$!; pids+=("$rld_pid")
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$http_port/ready" >/dev/null && return 0
+    kill -0 "$rld_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "rld did not become ready:" >&2; cat "$2" >&2; exit 1
+}

@@ -71,7 +71,7 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((max_conns + 100)) ]; then
 fi
 [ "$(ulimit -Sn)" = unlimited ] || [ "$(ulimit -Sn)" -ge $((max_conns + 100)) ] || ulimit -Sn "$hard"
 
-. "$root/bench/common.sh"  # work, pids, stop, cleanup, free_port, start_redis
+. "$root/bench/common.sh"  # work, pids, stop, cleanup, free_port, start_redis, launch_rld
 # cpu_ticks PID: user + system time in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
@@ -92,14 +92,7 @@ start_rld() {
     fi
     printf '[log]\nlevel = "warn"\n'
   } >"$dir/rld.toml"
-  "$rld" --config "$dir/rld.toml" 2>"$dir/rld.log" &
-  rld_pid=$!; pids+=("$rld_pid")
-  for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$http_port/ready" >/dev/null && return 0
-    kill -0 "$rld_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "rld ($store store) did not become ready:" >&2; cat "$dir/rld.log" >&2; exit 1
+  launch_rld "$dir/rld.toml" "$dir/rld.log"
 }
 
 # metrics FILE: rld's /metrics into FILE.

@@ -47,22 +47,11 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((conns + 100)) ]; then
 fi
 ulimit -Sn "$hard"
 
-. "$root/bench/common.sh"  # work, pids, stop, cleanup, free_port, start_redis
+. "$root/bench/common.sh"  # work, pids, stop, cleanup, free_port, start_redis, launch_rld
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 report=$work/report
 say() { echo "$*" | tee -a "$report"; }
 
-# start_rld TOML LOG: rld in the background; sets rld_pid, returns once /ready is 200 (30 s).
-start_rld() {
-  "$rld" --config "$1" 2>"$2" &
-  rld_pid=$!; pids+=("$rld_pid")
-  for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$http_port/ready" >/dev/null && return 0
-    kill -0 "$rld_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "rld did not become ready:" >&2; cat "$2" >&2; exit 1
-}
 
 # write_toml FILE STORE WORKERS TIERS: rld's configuration for these runs.
 write_toml() {
@@ -171,7 +160,7 @@ for store in memory redis; do
     if [ "$store" = redis ]; then start_redis "$run/redis"; fi
     http_port=$(free_port)
     write_toml "$run/rld.toml" "$store" "$w" "$work/tiers-small.json"
-    start_rld "$run/rld.toml" "$run/rld.log"
+    launch_rld "$run/rld.toml" "$run/rld.log"
     nworkers=$(grep -o '"event":"ready","addresses":[0-9]*,"workers":[0-9]*' "$run/rld.log" | grep -o '[0-9]*$' || echo "?")
     label="$w"; [ "$w" = 0 ] && label="$nworkers (default)"
     timeout 180 python3 "$work/idle_conns.py" "$http_port" "$rld_pid" "$conns" bench_key_000000 "$hold" >"$run/out.json"
@@ -237,7 +226,7 @@ json.dump({"tiers": {"bench": {"base_limit": 100, "burst_limit": 100, "degraded_
 PY
   http_port=$(free_port)
   write_toml "$run/rld.toml" redis 1 "$run/tiers.json"
-  start_rld "$run/rld.toml" "$run/rld.log"
+  launch_rld "$run/rld.toml" "$run/rld.log"
   code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: warm_key_000000' "http://127.0.0.1:$http_port/test")
   [ "$code" = 200 ] || { echo "warm-up request answered $code" >&2; exit 1; }
   sleep 1
