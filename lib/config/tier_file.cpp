@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/internal.h"
+#include "config/ordered_parse.h"
 #include "config/tier_json.h"
 #include "security/api_key.h"
 
@@ -43,7 +44,7 @@ class TierFileParser {
   core::Result<TierFile> parse(std::string_view text) {
     json root;
     try {
-      root = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/true);
+      root = parse_ordered(text);
     } catch (const json::parse_error& e) {
       return fail({source_ + ": invalid JSON: " + describe_parse_error(e)});
     } catch (const json::exception& e) {  // e.g. a number too large to represent (1e400)
