@@ -44,8 +44,7 @@ class Builder final : public nlohmann::json_sax<json> {
     return true;
   }
 
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
     if (const auto* p = dynamic_cast<const json::parse_error*>(&e)) syntax.emplace(*p);
     if (const auto* r = dynamic_cast<const json::out_of_range*>(&e)) range.emplace(*r);
     return false;
