@@ -68,7 +68,8 @@ class Client final : public Commands {
   // in chunks of kBatchChunk, each sent (with its own deadlines) once the previous one has
   // answered; after a chunk with a command that got no reply, the rest are not sent.
   static constexpr std::size_t kBatchChunk = 256;
-  void batch(std::vector<Command> commands, BatchCallback done) override;
+  using Commands::batch;
+  void batch(std::vector<Command> commands, core::Millis timeout, BatchCallback done) override;
   struct Batch;  // a batch in progress (client_batch.cpp)
 
   void scan(std::string pattern, std::size_t limit, ScanCallback done) override;

@@ -13,6 +13,7 @@ struct Client::Batch {
   std::vector<Command> commands;
   std::vector<core::Result<ReplyPtr>> results;
   BatchCallback done;
+  core::Millis timeout{0};  // for each command, from when its chunk is sent
   bool transaction = false;
   std::size_t next = 0;     // the first command not sent yet
   std::size_t waiting = 0;  // replies still due for the commands sent
@@ -35,8 +36,9 @@ core::Error not_connected() {
 
 }  // namespace
 
-void Client::batch(std::vector<Command> commands, BatchCallback done) {
+void Client::batch(std::vector<Command> commands, core::Millis timeout, BatchCallback done) {
   auto b = std::make_shared<Batch>();
+  b->timeout = timeout > core::Millis{0} ? timeout : timeout_;
   b->commands = std::move(commands);
   b->done = std::move(done);
   const std::size_t n = b->commands.size();
@@ -60,11 +62,12 @@ void Client::send_chunk(std::shared_ptr<Batch> b) {
   b->next = to;
   b->waiting = to - from;
   std::vector<std::string_view> args;
+  const Connection::Instant deadline = Connection::fresh_now() + b->timeout;
   for (std::size_t i = from; i < to; ++i) {
     args.assign(b->commands[i].begin(), b->commands[i].end());
     Callback one = [this, b, i](core::Result<ReplyPtr> r) { on_batch_reply(b, i, std::move(r)); };
     track(one, c);
-    c->send(args, std::move(one));  // the last one may already finish the batch
+    c->send(args, deadline, std::move(one));  // the last one may already finish the batch
   }
 }
 

@@ -39,6 +39,7 @@ struct ClusterClient::Batch {
     std::vector<std::size_t> segments;
   };
   std::vector<Command> commands;
+  core::Millis timeout{0};  // each node's batch()'s
   Results results;
   BatchCallback done;
   std::vector<Segment> segments;
@@ -81,9 +82,10 @@ void cut_segments(ClusterClient::Batch& b) {
 
 }  // namespace
 
-void ClusterClient::batch(std::vector<Command> commands, BatchCallback done) {
+void ClusterClient::batch(std::vector<Command> commands, core::Millis timeout, BatchCallback done) {
   if (commands.empty()) return done({});
   auto b = std::make_shared<Batch>();
+  b->timeout = timeout;
   b->commands = std::move(commands);
   b->done = std::move(done);
   const std::size_t n = b->commands.size();
@@ -175,7 +177,7 @@ void ClusterClient::send_run(const std::shared_ptr<Batch>& b, std::size_t run) {
     for (std::size_t i = b->segments[s].from; i < b->segments[s].to; ++i)
       commands.push_back(b->commands[i]);  // kept: a redirect sends it again
   }
-  client_of(r.node).batch(std::move(commands), [this, b, run](Results results) {
+  client_of(r.node).batch(std::move(commands), b->timeout, [this, b, run](Results results) {
     on_run_done(b, run, std::move(results));
   });
 }

@@ -67,7 +67,8 @@ class ClusterClient final : public Commands {
   void command(std::span<const std::string_view> args, Callback done) override;
   void eval(ScriptId id, std::span<const std::string_view> keys,
             std::span<const std::string_view> args, Callback done) override;
-  void batch(std::vector<Command> commands, BatchCallback done) override;
+  using Commands::batch;
+  void batch(std::vector<Command> commands, core::Millis timeout, BatchCallback done) override;
   void scan(std::string pattern, std::size_t limit, ScanCallback done) override;
 
   // The masters of the current map, as "host:port" (for logs and tests).

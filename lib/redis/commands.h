@@ -58,8 +58,13 @@ class Commands {
                     std::span<const std::string_view> args, Callback done) = 0;
   // Sends `commands` in order; `done` runs once, with one result per command, in order. A
   // batch that starts with MULTI is a transaction: it goes whole on one connection or not at
-  // all (every result an error), so no MULTI is ever left open.
-  virtual void batch(std::vector<Command> commands, BatchCallback done) = 0;
+  // all (every result an error), so no MULTI is ever left open. Each command has `timeout` to
+  // be answered; 0 is redis.timeout_ms, the decisions' deadline (setting up a Redis from a
+  // large tier file, say, gets longer: it is no decision).
+  virtual void batch(std::vector<Command> commands, core::Millis timeout, BatchCallback done) = 0;
+  void batch(std::vector<Command> commands, BatchCallback done) {
+    batch(std::move(commands), core::Millis{0}, std::move(done));
+  }
   // Every key matching `pattern` (SCAN, so Redis is never blocked), at most `limit` of them.
   virtual void scan(std::string pattern, std::size_t limit, ScanCallback done) = 0;
 

@@ -90,7 +90,7 @@ void ScriptedCommands::eval(redis::ScriptId id, std::span<const std::string_view
   deliver(answer(all), std::move(done));
 }
 
-void ScriptedCommands::batch(std::vector<Command> commands, BatchCallback done) {
+void ScriptedCommands::batch(std::vector<Command> commands, core::Millis, BatchCallback done) {
   auto results = std::make_shared<std::vector<core::Result<redis::ReplyPtr>>>();
   std::optional<core::Error> failure;
   for (const auto& command : commands) {

@@ -43,7 +43,8 @@ class ScriptedCommands final : public redis::Commands {
   void command(std::span<const std::string_view> args, Callback done) override;
   void eval(redis::ScriptId id, std::span<const std::string_view> keys,
             std::span<const std::string_view> args, Callback done) override;
-  void batch(std::vector<Command> commands, BatchCallback done) override;
+  using Commands::batch;
+  void batch(std::vector<Command> commands, core::Millis timeout, BatchCallback done) override;
   void scan(std::string pattern, std::size_t limit, ScanCallback done) override;
 
   // The next reply, as the connection would deliver it.

@@ -1,7 +1,8 @@
 // Tests of redis/client.h against a FakeRedis on the test's loop: transactions go whole or
 // not at all and never leave a MULTI open; large batches go in chunks, answered once and in
-// order; commands go to the shortest queue; the NOSCRIPT retry keeps the first deadline; a
-// burst of failures is reported once.
+// order, each command within the batch's own timeout when it has one; commands go to the
+// shortest queue; the NOSCRIPT retry keeps the first deadline; a burst of failures is reported
+// once.
 #include <chrono>
 #include <string>
 #include <vector>
@@ -149,6 +150,36 @@ TEST_CASE("a batch whose second chunk times out sends no third, and answers once
   h.run_for(20ms);
   CHECK(h.fake->count("ECHO") == 512);
   CHECK(calls == 1);
+}
+
+TEST_CASE("a batch given a timeout of its own waits that long, not redis.timeout_ms") {
+  test::Harness h;
+  redis::Client& client = h.make_client(h.options(5ms));
+  h.fake->hold();
+  Results decisions_like;
+  Results setup_like;
+  int calls = 0;
+  client.batch(echoes(2), [&](Results r) {  // redis.timeout_ms: 5 ms
+    ++calls;
+    decisions_like = std::move(r);
+  });
+  client.batch(echoes(3), 2000ms, [&](Results r) {
+    ++calls;
+    setup_like = std::move(r);
+  });
+  REQUIRE(h.run_until([&] { return calls == 1; }));
+  REQUIRE(decisions_like.size() == 2);
+  for (const auto& r : decisions_like) {
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == core::Errc::timeout);
+  }
+  h.fake->resume();  // well past 5 ms, well within 2 s
+  REQUIRE(h.run_until([&] { return calls == 2; }));
+  REQUIRE(setup_like.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    REQUIRE(setup_like[i].ok());
+    CHECK(redis::text(**setup_like[i]) == std::to_string(i));
+  }
 }
 
 TEST_CASE("commands go to the connection with the shortest queue, overdue commands included") {
