@@ -34,6 +34,8 @@ inline constexpr int kMaxBodyDepth = 32;
 core::Result<json> parse_body(std::string_view body, bool empty_ok);
 
 // PUT /admin/tiers/{name}: window_seconds or window_minutes; algorithm and shadow optional.
+// A body of more than kMaxTierFields fields is refused before its fields are read.
+inline constexpr std::size_t kMaxTierFields = 32;
 core::Result<policy::Tier> tier_from_json(std::string_view name, const json& body);
 
 // POST /admin/health. `now` fixes updated_at and expires_at.

@@ -251,3 +251,10 @@ TEST_CASE("a health record that was set shows who, why, when and until when") {
                            {"updated_at", "2023-11-14T22:13:20Z"},
                            {"expires_at", "2023-11-14T22:14:20Z"}});
 }
+
+TEST_CASE("a tier body of more fields than a tier has is refused before they are read") {
+  json body = json{{"base_limit", 1}, {"burst_limit", 1}, {"degraded_limit", 1}};
+  for (int i = 0; i < 40; ++i)
+    body["extra_" + std::to_string(i)] = i;
+  CHECK(tier_error(body) == "the body has 43 fields; a tier has at most 32");
+}
