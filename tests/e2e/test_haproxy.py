@@ -151,11 +151,15 @@ def test_a_killed_rld_costs_at_most_the_requests_in_flight_and_is_marked_down(
     finally:
         victim.kill()
         victim.cleanup()
-    # At most one request per client connection can have been in flight to the victim; a
-    # refused connection is retried on another instance. HAProxy answers a request lost on a
-    # fresh server connection with 502, and closes the client's connection without an answer
-    # when it was a reused one (as the server did: a client may then retry it).
-    assert len(failed) <= clients, failed
+    # At most one request per client connection can have been in flight to the victim, and one
+    # more per client may reach it while SIGKILL is still tearing it down: the kernel unmaps a
+    # dying process's memory before it closes its files (milliseconds for an ASan build, whose
+    # CI run once lost 9 requests of 8 clients), and meanwhile its listening socket still
+    # completes HAProxy's connects. A refused connection is retried on another instance.
+    # HAProxy answers a request lost on a fresh server connection with 502, and closes the
+    # client's connection without an answer when it was a reused one (as the server did: a
+    # client may then retry it). All of them come within milliseconds of the kill (below).
+    assert len(failed) <= 2 * clients, failed
     lost = {502, "error: RemoteDisconnected Remote end closed connection without response"}
     assert {r[2] for r in failed} <= lost, failed
     assert all(r[1] < dying for r in failed), [(r[0] - killed_at, r[1] - killed_at)
