@@ -18,6 +18,19 @@ namespace {
 // its strings. Every reader rl uses is made by make_reader(), so every table of at most
 // kPooledElements elements came from a pool and may go back to one.
 constexpr std::size_t kPooledElements = 8;
+#if defined(__SANITIZE_ADDRESS__)
+#define RL_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RL_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifdef RL_ADDRESS_SANITIZER
+// Nothing kept under AddressSanitizer: a reply used after it was freed is still caught.
+constexpr bool kPooling = false;
+#else
+constexpr bool kPooling = true;
+#endif
 constexpr std::size_t kPoolMax = 4096;  // objects kept per pool and thread; more are freed
 
 class Pool {
@@ -36,7 +49,7 @@ class Pool {
     return p;
   }
   void give(void* p) {
-    if (free_.size() >= kPoolMax) return std::free(p);
+    if (!kPooling || free_.size() >= kPoolMax) return std::free(p);
     if (free_.capacity() == 0) free_.reserve(kPoolMax);
     free_.push_back(p);
   }
