@@ -13,7 +13,7 @@ from redis_server import RedisServer
 from redis_support import (DEMO_USERS, EXACT_TIMEOUT_MS, LOAD_KEYS, Load, add_user_in_redis,
                            fallbacks, from_ip, hash_of, load_tier_file, metrics_of, peek,
                            poll_until, problems_of, redis_errors, spread, start_on_redis,
-                           tier_file)
+                           tier_file, wait_ready)
 from redis_support import redis_fixture  # noqa: F401 (the "redis" fixture)
 from rld_harness import KEYS, metric
 from helpers_decisions import rl_key
@@ -297,6 +297,9 @@ def test_a_block_made_during_an_outage_reaches_redis_when_it_is_back(make_rld, r
     assert took is not None, "the block made during the outage never reached Redis"
     assert 0 < redis.command("PTTL", "rl:block:{203.0.113.77}") <= 900_000  # block_seconds, from when it was made
     assert poll_until(lambda: blocked(pair[1]), 3.0) is not None, "not blocked by the other"
+    # The admin API answers 503 from a worker still waiting to redial (backoff): lift the block
+    # once every worker is connected again, as an operator's retry would.
+    wait_ready(pair[1])
     assert pair[1].admin("DELETE", f"/admin/blocks/{ip}").status == 204
     took = poll_until(lambda: not blocked(pair[0]), 3.0)
     assert took is not None, "lifted in Redis but still enforced by the instance that made it"
