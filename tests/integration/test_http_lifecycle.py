@@ -131,14 +131,23 @@ def test_client_that_never_reads_is_bounded_and_closed(timed):
     hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     batch = request_bytes("GET", "/health") * 100
     hog.setblocking(False)
-    sent, t0 = 0, time.monotonic()
+    # Send until the socket stays full for 50 ms: rld has stopped reading. Not for longer: once
+    # the request it stopped reading half-way passes header_timeout_ms, rld answers 408 and
+    # discards whatever else comes during its close linger (an ASan run once got there while
+    # this loop still ran, and its 64 MiB were read and thrown away).
+    sent, t0, full_since = 0, time.monotonic(), None
     while sent < 64 * 1024 * 1024 and time.monotonic() - t0 < 0.5:
         try:
             sent += hog.send(batch)
+            full_since = None
         except BlockingIOError:
-            time.sleep(0.01)
+            full_since = full_since or time.monotonic()
+            if time.monotonic() - full_since >= 0.05:
+                break
+            time.sleep(0.005)
         except OSError:
             break
+    assert full_since is not None, f"rld kept reading: {sent} bytes of requests in 0.5 s"
     assert sent < 64 * 1024 * 1024, "rld read 64 MiB of requests whose answers nobody read"
     assert timed.get("/health").status == 200  # others are still served
     assert rss_kib(pid) - rss_before < 32 * 1024, (rss_before, rss_kib(pid))
