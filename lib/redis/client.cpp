@@ -9,7 +9,6 @@
 #include "redis/command_route.h"
 
 namespace rl::redis {
-namespace {}  // namespace
 
 // A command in flight, as track() measures it. Pooled: measuring allocates nothing.
 struct Client::Tracked {
